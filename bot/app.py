@@ -1,0 +1,59 @@
+"""Wire the pieces together once per process: settings, database, content, conversation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.clock import Clock, utc_now
+from bot.db.migrate import upgrade
+from bot.db.session import Database
+from bot.errors import ContentError
+from bot.settings import Settings
+from handlers.alerts import AlertSink, LogAlerts
+from handlers.answer import Answerer
+from handlers.conversation import Conversation
+
+__all__ = ["Services", "load_answerer", "open_services"]
+
+
+@dataclass
+class Services:
+    """What a running clinicbot holds: the database and the conversation core."""
+
+    settings: Settings
+    db: Database
+    conversation: Conversation
+
+    async def close(self) -> None:
+        """Release the database connections."""
+        await self.db.close()
+
+
+def load_answerer(settings: Settings) -> Answerer:
+    """Load the clinic's content and red-flag rules, or raise ContentError."""
+    try:
+        return Answerer.from_directory(settings.content_dir)
+    except (ValueError, OSError) as exc:
+        raise ContentError(f"content is not usable: {exc}") from None
+
+
+async def open_services(
+    settings: Settings, *, clock: Clock = utc_now, alerts: AlertSink | None = None
+) -> Services:
+    """Load content, open the database and migrate it unless AUTO_MIGRATE is off."""
+    answerer = load_answerer(settings)
+    db = Database.open(settings.database_url)
+    try:
+        if settings.auto_migrate:
+            await upgrade(db.engine)
+    except BaseException:
+        await db.close()
+        raise
+    conversation = Conversation(
+        db,
+        answerer,
+        clock=clock,
+        alerts=alerts or LogAlerts(),
+        store_bodies=settings.store_message_bodies,
+    )
+    return Services(settings, db, conversation)

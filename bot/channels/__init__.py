@@ -1,0 +1,1 @@
+"""Channels translate between a messaging service and the channel-neutral handlers."""

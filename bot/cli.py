@@ -1,0 +1,168 @@
+"""The `clinicbot` command: chat, ask, run, db and content."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from bot.app import load_answerer, open_services
+from bot.channels.terminal import TerminalChat
+from bot.clock import utc_now
+from bot.db.migrate import current_revision, head_revision, upgrade
+from bot.db.session import Database
+from bot.errors import ClinicbotError
+from bot.settings import Settings, load_settings
+from content.check import check_content
+from handlers.triage import load_red_flag_rules
+
+__all__ = ["cli", "main"]
+
+T = TypeVar("T")
+
+
+def _run(coroutine: Coroutine[Any, Any, T]) -> T:
+    return asyncio.run(coroutine)
+
+
+def _settings(ctx: click.Context) -> Settings:
+    settings: Settings = ctx.obj
+    return settings
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="clinicbot")
+@click.pass_context
+def cli(ctx: click.Context) -> None:
+    """clinicbot: a patient-engagement chatbot for small integrative clinics."""
+    settings = load_settings()
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    ctx.obj = settings
+
+
+@cli.command()
+@click.option("--as", "who", default="local", show_default=True, help="Patient name in the chat.")
+@click.pass_context
+def chat(ctx: click.Context, who: str) -> None:
+    """Talk to the bot as a patient in this terminal (type /quit to leave)."""
+    settings = _settings(ctx)
+    logging.getLogger().setLevel(max(logging.WARNING, logging.getLogger().level))
+
+    async def talk() -> None:
+        services = await open_services(settings)
+        try:
+            await TerminalChat(services.conversation, clock=utc_now, address=f"cli:{who}").run()
+        finally:
+            await services.close()
+
+    _run(talk())
+
+
+@cli.command()
+@click.argument("text", required=False)
+@click.option("--jsonl", is_flag=True, help="Read one message per line on stdin; write JSON lines.")
+@click.option("--lang", type=click.Choice(["en", "es"]), help="Answer in this language.")
+@click.pass_context
+def ask(ctx: click.Context, text: str | None, jsonl: bool, lang: str | None) -> None:
+    """Print the bot's reply to TEXT, without touching patient data."""
+    answerer = load_answerer(_settings(ctx))
+    if jsonl:
+        for line in sys.stdin:
+            message = line.rstrip("\n")
+            reply = answerer.answer(message, lang).as_json()
+            click.echo(json.dumps(reply, ensure_ascii=False))
+        return
+    if text is None:
+        raise click.UsageError("give the TEXT to answer, or --jsonl to read stdin")
+    reply = answerer.answer(text, lang)
+    click.echo(reply.text)
+    for option in reply.options:
+        click.echo(f"  - {option.label}")
+
+
+@cli.command()
+@click.pass_context
+def run(ctx: click.Context) -> None:
+    """Serve patients: webhooks and health on HOST:PORT (channels need their settings)."""
+    import uvicorn
+
+    from bot.web import create_app
+
+    settings = _settings(ctx)
+    settings.require_channel()
+    load_answerer(settings)  # fail fast, with one line, before binding the port
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level.lower(),
+        lifespan="on",
+    )
+
+
+@cli.group()
+def db() -> None:
+    """Manage the database schema."""
+
+
+@db.command("upgrade")
+@click.pass_context
+def db_upgrade(ctx: click.Context) -> None:
+    """Migrate the database to this version's schema."""
+
+    async def migrate() -> str | None:
+        database = Database.open(_settings(ctx).database_url)
+        try:
+            await upgrade(database.engine)
+            return await current_revision(database.engine)
+        finally:
+            await database.close()
+
+    click.echo(f"database is at revision {_run(migrate())} (head {head_revision()})")
+
+
+@cli.group()
+def content() -> None:
+    """Check the clinic's content files."""
+
+
+@content.command("check")
+@click.option(
+    "--dir", "directory", type=click.Path(path_type=Path), help="Content folder to check."
+)
+@click.pass_context
+def content_check(ctx: click.Context, directory: Path | None) -> None:
+    """Validate every content file; print `file:line: message` for each problem."""
+    directory = directory or _settings(ctx).content_dir
+    problems = [str(problem) for problem in check_content(directory)]
+    try:
+        load_red_flag_rules(directory / "red_flags.yaml")
+    except (ValueError, OSError) as exc:
+        problems.append(str(exc))
+    for problem in problems:
+        click.echo(problem)
+    if problems:
+        raise click.exceptions.Exit(1)
+    click.echo(f"content in {directory}: ok")
+
+
+def _guarded(entry: Callable[[], Any]) -> int:
+    try:
+        entry()
+    except ClinicbotError as exc:
+        click.echo(f"clinicbot: {exc}", err=True)
+        return exc.exit_code
+    return 0
+
+
+def main() -> None:
+    """Run the CLI, turning errors a user can cause into one line and an exit code."""
+    sys.exit(_guarded(lambda: cli.main(standalone_mode=True)))

@@ -1,0 +1,89 @@
+"""Open the database: URL checks, the data directory, SQLite pragmas and transactional DDL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from bot.errors import ConfigError, StorageError
+
+__all__ = ["create_engine", "describe_url", "parse_database_url"]
+
+_ASYNC_DRIVERS = {
+    "sqlite": "sqlite+aiosqlite",
+    "postgresql": "postgresql+asyncpg",
+    "postgres": "postgresql+asyncpg",
+}
+
+
+def parse_database_url(raw: str) -> URL:
+    """Parse DATABASE_URL, choosing the async driver for plain `sqlite:` or `postgresql:` URLs."""
+    try:
+        url = make_url(raw)
+    except ArgumentError:
+        raise ConfigError("DATABASE_URL is not a database URL (e.g. sqlite:///data/x.db)") from None
+    if url.drivername in _ASYNC_DRIVERS:
+        url = url.set(drivername=_ASYNC_DRIVERS[url.drivername])
+    if url.drivername not in _ASYNC_DRIVERS.values():
+        raise ConfigError(
+            f"DATABASE_URL uses {url.drivername!r}: use sqlite+aiosqlite or postgresql+asyncpg"
+        )
+    return url
+
+
+def describe_url(url: URL) -> str:
+    """Render a URL for messages, without its password."""
+    return url.render_as_string(hide_password=True)
+
+
+def _prepare_sqlite_file(url: URL) -> None:
+    database = url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    directory = Path(database).expanduser().resolve().parent
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StorageError(f"cannot create data directory {directory}: {exc.strerror}") from None
+    probe = directory / ".clinicbot-write-test"
+    try:
+        probe.touch()
+        probe.unlink()
+    except OSError as exc:
+        raise StorageError(f"data directory {directory} is not writable: {exc.strerror}") from None
+
+
+def _configure_sqlite(engine: AsyncEngine) -> None:
+    # pysqlite's own transaction handling skips BEGIN before DDL; take it over so a failed
+    # migration rolls back whole (SQLAlchemy's documented recipe), and turn on WAL and FKs.
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN")
+
+
+def create_engine(raw_url: str) -> AsyncEngine:
+    """Create the async engine for DATABASE_URL, making the SQLite data directory if needed."""
+    url = parse_database_url(raw_url)
+    if url.get_backend_name() == "sqlite":
+        _prepare_sqlite_file(url)
+    try:
+        engine = create_async_engine(url, pool_pre_ping=url.get_backend_name() != "sqlite")
+    except (ArgumentError, NoSuchModuleError) as exc:
+        raise ConfigError(f"DATABASE_URL cannot be used: {exc}") from None
+    if url.get_backend_name() == "sqlite":
+        _configure_sqlite(engine)
+    return engine

@@ -1,0 +1,136 @@
+"""Queries about patients: finding them by address, consent, message log and safety events."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.db.models import (
+    Address,
+    Consent,
+    ConsentCategory,
+    ConsentEvent,
+    MessageLog,
+    Patient,
+    SafetyEvent,
+)
+
+__all__ = [
+    "consents_of",
+    "find_or_create_patient",
+    "log_message",
+    "record_safety_event",
+    "set_consent",
+    "urn_scheme",
+]
+
+
+def urn_scheme(urn: str) -> str:
+    """Return the scheme of an address URN ("telegram", "tel", "cli"); ValueError if malformed."""
+    scheme, sep, path = urn.partition(":")
+    if not sep or not scheme.isalpha() or not path:
+        raise ValueError(f"not an address URN: {scheme or urn[:16]!r}")
+    return scheme
+
+
+async def find_or_create_patient(
+    session: AsyncSession, urn: str, *, now: datetime, name: str | None = None
+) -> tuple[Patient, Address, bool]:
+    """Return the patient and address for a URN, creating both on first contact."""
+    scheme = urn_scheme(urn)
+    query = select(Address, Patient).join(Patient).where(Address.urn == urn)
+    row = (await session.execute(query)).first()
+    if row is not None:
+        return row.Patient, row.Address, False
+    patient = Patient(name=name, created_at=now, updated_at=now)
+    address = Address(urn=urn, scheme=scheme, reachable=True, created_at=now, patient=patient)
+    try:
+        async with session.begin_nested():
+            session.add_all([patient, address])
+    except IntegrityError:
+        # Another request created this address between our select and insert.
+        row = (await session.execute(query)).one()
+        return row.Patient, row.Address, False
+    return patient, address, True
+
+
+async def set_consent(
+    session: AsyncSession,
+    patient_id: int,
+    category: ConsentCategory,
+    *,
+    granted: bool,
+    source: str,
+    now: datetime,
+) -> None:
+    """Record a patient's yes or no for one category, keeping the history."""
+    query = select(Consent).where(Consent.patient_id == patient_id, Consent.category == category)
+    current = (await session.execute(query)).scalar_one_or_none()
+    if current is None:
+        session.add(
+            Consent(
+                patient_id=patient_id,
+                category=category,
+                granted=granted,
+                source=source,
+                recorded_at=now,
+            )
+        )
+    else:
+        current.granted, current.source, current.recorded_at = granted, source, now
+    session.add(
+        ConsentEvent(
+            patient_id=patient_id, category=category, granted=granted, source=source, recorded_at=now
+        )
+    )
+
+
+async def consents_of(session: AsyncSession, patient_id: int) -> dict[ConsentCategory, bool]:
+    """Return the patient's current consent per category (absent means never asked)."""
+    rows = await session.execute(
+        select(Consent.category, Consent.granted).where(Consent.patient_id == patient_id)
+    )
+    return {ConsentCategory(category): granted for category, granted in rows}
+
+
+async def log_message(
+    session: AsyncSession,
+    *,
+    patient_id: int | None,
+    direction: str,
+    channel: str,
+    status: str,
+    now: datetime,
+    kind: str | None = None,
+    topic: str | None = None,
+    external_id: str | None = None,
+    body: str | None = None,
+) -> None:
+    """Add one message to the log (pass `body` only when the clinic stores bodies)."""
+    session.add(
+        MessageLog(
+            patient_id=patient_id,
+            direction=direction,
+            channel=channel,
+            kind=kind,
+            topic=topic,
+            status=status,
+            external_id=external_id,
+            body=body,
+            created_at=now,
+        )
+    )
+
+
+async def record_safety_event(
+    session: AsyncSession, *, patient_id: int, category: str, rule: str, channel: str, now: datetime
+) -> None:
+    """Record that a patient's message raised a red flag (never the message itself)."""
+    session.add(
+        SafetyEvent(
+            patient_id=patient_id, category=category, rule=rule, channel=channel, created_at=now
+        )
+    )

@@ -1,0 +1,83 @@
+"""Settings from the environment and `.env`, validated once at start-up."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bot.errors import ConfigError
+
+__all__ = ["DEFAULT_CONTENT_DIR", "Settings", "load_settings"]
+
+DEFAULT_CONTENT_DIR = Path(__file__).resolve().parent.parent / "content"
+
+
+class Settings(BaseSettings):
+    """Every setting clinicbot reads; `.env.example` documents each one."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
+
+    database_url: str = "sqlite+aiosqlite:///./data/clinicbot.db"
+    auto_migrate: bool = True
+    content_dir: Path = DEFAULT_CONTENT_DIR
+    store_message_bodies: bool = False
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=1, le=65535)
+    log_level: str = "INFO"
+    clinic_timezone: str | None = None
+    default_region: str = "US"
+    public_url: str | None = None
+    telegram_bot_token: SecretStr | None = None
+    telegram_webhook_secret: SecretStr | None = None
+    telegram_base_url: str = "https://api.telegram.org/bot"
+    twilio_account_sid: str | None = None
+    twilio_auth_token: SecretStr | None = None
+    twilio_messaging_service_sid: str | None = None
+    twilio_from_number: str | None = None
+    twilio_api_base_url: str = "https://api.twilio.com"
+
+    @field_validator("clinic_timezone")
+    @classmethod
+    def _known_time_zone(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                ZoneInfo(value)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ValueError(f"unknown IANA time zone {value!r}") from None
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_log_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError("must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
+        return level
+
+    @property
+    def has_twilio(self) -> bool:
+        """Say whether the Twilio credentials are present."""
+        return bool(self.twilio_account_sid and self.twilio_auth_token)
+
+    def require_channel(self) -> None:
+        """Raise ConfigError unless at least one patient channel is configured."""
+        if not self.telegram_bot_token and not self.has_twilio:
+            missing = "TWILIO_AUTH_TOKEN" if self.twilio_account_sid else "TELEGRAM_BOT_TOKEN"
+            raise ConfigError(
+                f"{missing} is not set: `clinicbot run` needs TELEGRAM_BOT_TOKEN, or "
+                "TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN, to serve patients"
+            )
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings, turning a validation failure into a one-line ConfigError."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = str(first["loc"][0]).upper() if first["loc"] else "setting"
+        message = first["msg"].removeprefix("Value error, ")
+        raise ConfigError(f"{name}: {message}") from None

@@ -1,0 +1,1 @@
+"""Between-visit reminders and appointment nudges (arrives with the scheduler issue)."""

@@ -1,0 +1,111 @@
+"""Shared fixtures: databases on SQLite and (when configured) PostgreSQL, content, a clock."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from bot.db.migrate import upgrade
+from bot.db.session import Database
+from bot.settings import DEFAULT_CONTENT_DIR
+
+if TYPE_CHECKING:
+    from handlers.answer import Answerer
+
+PG_URL = os.environ.get("TEST_DATABASE_URL")
+
+
+class FakeClock:
+    """A clock the test moves by hand."""
+
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(datetime(2026, 3, 2, 15, 0, tzinfo=UTC))
+
+
+@pytest.fixture(scope="session")
+def answerer() -> Answerer:
+    from handlers.answer import Answerer
+
+    return Answerer.from_directory(DEFAULT_CONTENT_DIR)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    """Keep the developer's .env and environment out of the tests."""
+    for name in list(os.environ):
+        if name.startswith(("TELEGRAM_", "TWILIO_")) or name in {
+            "DATABASE_URL",
+            "CONTENT_DIR",
+            "PUBLIC_URL",
+            "STORE_MESSAGE_BODIES",
+            "AUTO_MIGRATE",
+            "CLINIC_TIMEZONE",
+        }:
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    yield
+
+
+async def _postgres_database() -> tuple[str, str]:
+    assert PG_URL is not None
+    name = f"clinicbot_test_{uuid.uuid4().hex[:12]}"
+    admin = create_async_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    async with admin.connect() as connection:
+        await connection.execute(text(f'CREATE DATABASE "{name}"'))
+    await admin.dispose()
+    url = make_url(PG_URL).set(database=name)
+    return url.render_as_string(hide_password=False), name
+
+
+async def _drop_postgres_database(name: str) -> None:
+    assert PG_URL is not None
+    admin = create_async_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    async with admin.connect() as connection:
+        await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    await admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """A fresh, empty database URL on each backend."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'data' / 'test.db'}"
+        return
+    if not PG_URL:
+        pytest.skip("TEST_DATABASE_URL is not set: PostgreSQL tests need a server (CI sets it)")
+    url, name = await _postgres_database()
+    try:
+        yield url
+    finally:
+        await _drop_postgres_database(name)
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[Database]:
+    """A migrated database on each backend."""
+    database = Database.open(database_url)
+    await upgrade(database.engine)
+    try:
+        yield database
+    finally:
+        await database.close()
