@@ -18,6 +18,7 @@ from bot.clock import utc_now
 from bot.db.migrate import current_revision, head_revision, upgrade
 from bot.db.session import Database
 from bot.errors import ClinicbotError
+from bot.logs import configure_logging
 from bot.settings import Settings, load_settings
 from content.check import check_content
 from handlers.triage import load_red_flag_rules
@@ -42,9 +43,7 @@ def _settings(ctx: click.Context) -> Settings:
 def cli(ctx: click.Context) -> None:
     """clinicbot: a patient-engagement chatbot for small integrative clinics."""
     settings = load_settings()
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(settings.log_level)
     ctx.obj = settings
 
 
@@ -68,7 +67,7 @@ def chat(ctx: click.Context, who: str) -> None:
 
 @cli.command()
 @click.argument("text", required=False)
-@click.option("--jsonl", is_flag=True, help="Read one message per line on stdin; write JSON lines.")
+@click.option("--jsonl", is_flag=True, help="Read messages from stdin, one per line; write JSON.")
 @click.option("--lang", type=click.Choice(["en", "es"]), help="Answer in this language.")
 @click.pass_context
 def ask(ctx: click.Context, text: str | None, jsonl: bool, lang: str | None) -> None:
@@ -77,8 +76,8 @@ def ask(ctx: click.Context, text: str | None, jsonl: bool, lang: str | None) -> 
     if jsonl:
         for line in sys.stdin:
             message = line.rstrip("\n")
-            reply = answerer.answer(message, lang).as_json()
-            click.echo(json.dumps(reply, ensure_ascii=False))
+            data = answerer.answer(message, lang).as_json()
+            click.echo(json.dumps(data, ensure_ascii=False))
         return
     if text is None:
         raise click.UsageError("give the TEXT to answer, or --jsonl to read stdin")

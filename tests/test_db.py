@@ -178,3 +178,12 @@ async def test_an_unreachable_server_is_one_clear_error() -> None:
 def test_malformed_urns_are_rejected(urn: str) -> None:
     with pytest.raises(ValueError, match="not an address URN"):
         urn_scheme(urn)
+
+
+async def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path: Path) -> None:
+    database = Database.open(f"sqlite:///{tmp_path / 'wal.db'}")
+    async with database.engine.connect() as connection:
+        mode = (await connection.execute(text("PRAGMA journal_mode"))).scalar()
+        keys = (await connection.execute(text("PRAGMA foreign_keys"))).scalar()
+    await database.close()
+    assert (mode, keys) == ("wal", 1)

@@ -26,7 +26,7 @@ def parse_database_url(raw: str) -> URL:
     try:
         url = make_url(raw)
     except ArgumentError:
-        raise ConfigError("DATABASE_URL is not a database URL (e.g. sqlite:///data/x.db)") from None
+        raise ConfigError("DATABASE_URL is not a database URL (e.g. sqlite:///x.db)") from None
     if url.drivername in _ASYNC_DRIVERS:
         url = url.set(drivername=_ASYNC_DRIVERS[url.drivername])
     if url.drivername not in _ASYNC_DRIVERS.values():

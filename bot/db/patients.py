@@ -81,11 +81,9 @@ async def set_consent(
         )
     else:
         current.granted, current.source, current.recorded_at = granted, source, now
-    session.add(
-        ConsentEvent(
-            patient_id=patient_id, category=category, granted=granted, source=source, recorded_at=now
-        )
-    )
+    event = ConsentEvent(patient_id=patient_id, category=category, granted=granted, source=source)
+    event.recorded_at = now
+    session.add(event)
 
 
 async def consents_of(session: AsyncSession, patient_id: int) -> dict[ConsentCategory, bool]:
@@ -126,7 +124,13 @@ async def log_message(
 
 
 async def record_safety_event(
-    session: AsyncSession, *, patient_id: int, category: str, rule: str, channel: str, now: datetime
+    session: AsyncSession,
+    *,
+    patient_id: int,
+    category: str,
+    rule: str,
+    channel: str,
+    now: datetime,
 ) -> None:
     """Record that a patient's message raised a red flag (never the message itself)."""
     session.add(

@@ -1,0 +1,301 @@
+"""Check the content folder and load it: schema, ids, languages, variables, links and SMS size."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import date
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from content.sms import count_segments, to_sms_text
+from content.store import (
+    AnswerFile,
+    ContentStore,
+    Problem,
+    build_store,
+    read_answer_file,
+    read_yaml,
+)
+from content.text import LANGUAGES
+from content.variables import UnknownVariableError, render, variables_in
+
+__all__ = ["REQUIRED_MESSAGES", "REQUIRED_TOPICS", "check_content", "load_content"]
+
+REQUIRED_TOPICS = (
+    "acupuncture.what",
+    "cupping.what",
+    "acupuncture.how_it_works",
+    "acupuncture.pain",
+    "acupuncture.needles",
+    "acupuncture.electro",
+    "acupuncture.dry_needling",
+    "treatment.duration",
+    "conditions.back_pain",
+    "conditions.other",
+    "results.timeline",
+    "sessions.count",
+    "integrative.combine",
+    "medication",
+    "doctor.replace",
+    "safety.general",
+    "safety.pregnancy",
+    "safety.blood_thinners",
+    "safety.pacemaker",
+    "cupping.skin_conditions",
+    "needle_fear",
+    "period",
+    "ages",
+    "visit.what_to_wear",
+    "visit.eating",
+    "visit.first",
+    "visit.tongue_pulse",
+    "aftercare.activity",
+    "aftercare.tired_sore",
+    "cupping.marks",
+    "billing.insurance",
+    "billing.hsa_superbill",
+    "policy.cancellation",
+    "practitioners.credentials",
+    "clinic.hours_location",
+    "booking.how",
+    "pricing",
+    "selfcare.exercise",
+    "selfcare.diet",
+    "selfcare.meditation",
+    "herbs",
+)
+REQUIRED_MESSAGES = (
+    "disclaimer",
+    "greeting",
+    "help",
+    "thanks",
+    "fallback",
+    "fallback_with_topics",
+    "non_text",
+    "long_message",
+    "human",
+    "talk_to_staff",
+    "red_flag_emergency",
+    "red_flag_crisis",
+    "red_flag_urgent",
+)
+REQUIRED_CLINIC_FACTS = ("name", "phone", "timezone", "address", "hours", "booking_url")
+FIELDS = ("id", "lang", "title", "questions", "keywords", "related", "reviewed", "sms")
+MIN_QUESTIONS = 6
+MAX_SMS_SEGMENTS = 2
+_ID = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$")
+# Claims the clinic has promised never to make (see docs/CONTENT.md).
+_FORBIDDEN = re.compile(
+    r"\b(cures?|cured|curing|detox\w*|toxins?|toxinas?|curan?|curar\w*)\b|\d+\s*%", re.IGNORECASE
+)
+
+
+def _check_clinic(path: Path, clinic: Any) -> list[Problem]:
+    if not isinstance(clinic, dict):
+        return [Problem(path, 1, "clinic.yaml must be a mapping of facts")]
+    problems = [
+        Problem(path, 1, f"missing clinic fact {key!r}")
+        for key in REQUIRED_CLINIC_FACTS
+        if key not in clinic
+    ]
+    zone = clinic.get("timezone")
+    try:
+        ZoneInfo(str(zone))
+    except (ZoneInfoNotFoundError, ValueError):
+        problems.append(Problem(path, 1, f"timezone {zone!r} is not an IANA time zone"))
+    return problems
+
+
+def _check_text(
+    path: Path, line: int, template: str, clinic: Mapping[str, Any], lang: str
+) -> list[Problem]:
+    problems = []
+    for name, offset in variables_in(template):
+        try:
+            render(f"{{{{ {name} }}}}", clinic, lang)
+        except UnknownVariableError:
+            problems.append(Problem(path, line + offset, f"unknown variable {{{{ {name} }}}}"))
+    for offset, text_line in enumerate(template.splitlines()):
+        for match in _FORBIDDEN.finditer(text_line):
+            problems.append(Problem(path, line + offset, f"forbidden claim {match.group(0)!r}"))
+    return problems
+
+
+def _check_sms(
+    path: Path, line: int, template: str, clinic: Mapping[str, Any], lang: str
+) -> list[Problem]:
+    try:
+        text = to_sms_text(render(template, clinic, lang))
+    except UnknownVariableError:
+        return []  # reported by _check_text
+    segments = count_segments(text)
+    if segments.count > MAX_SMS_SEGMENTS:
+        return [
+            Problem(
+                path,
+                line,
+                f"sms is {segments.count} {segments.encoding} segments ({segments.units} units); "
+                f"at most {MAX_SMS_SEGMENTS} allowed",
+            )
+        ]
+    return []
+
+
+def _check_answer(file: AnswerFile, clinic: Mapping[str, Any]) -> list[Problem]:
+    meta, path = file.meta, file.path
+    problems = [
+        Problem(path, file.line_of(k), f"unknown field {k!r}") for k in meta if k not in FIELDS
+    ]
+    problems += [Problem(path, 2, f"missing field {k!r}") for k in FIELDS if k not in meta]
+    if problems:
+        return problems
+    lang, topic = meta["lang"], meta["id"]
+    if lang not in LANGUAGES or path.parent.name != lang:
+        problems.append(
+            Problem(
+                path,
+                file.line_of("lang"),
+                f"lang {lang!r} must be the folder name, one of {', '.join(LANGUAGES)}",
+            )
+        )
+    if not isinstance(topic, str) or not _ID.match(topic) or path.stem != topic:
+        problems.append(
+            Problem(
+                path,
+                file.line_of("id"),
+                f"id {topic!r} must be lower-case dotted and match the file name",
+            )
+        )
+    for key in ("title", "sms"):
+        if not isinstance(meta[key], str) or not meta[key].strip():
+            problems.append(Problem(path, file.line_of(key), f"{key} must be non-empty text"))
+    for key in ("questions", "keywords", "related"):
+        if not isinstance(meta[key], list) or not all(isinstance(x, str) for x in meta[key]):
+            problems.append(Problem(path, file.line_of(key), f"{key} must be a list of text"))
+    if isinstance(meta["questions"], list) and len(meta["questions"]) < MIN_QUESTIONS:
+        problems.append(
+            Problem(
+                path,
+                file.line_of("questions"),
+                f"at least {MIN_QUESTIONS} example questions are needed",
+            )
+        )
+    if not isinstance(meta["reviewed"], date):
+        problems.append(
+            Problem(path, file.line_of("reviewed"), "reviewed must be a date (YYYY-MM-DD)")
+        )
+    if not file.body.strip():
+        problems.append(Problem(path, file.body_line, "the answer has no body"))
+    if problems:
+        return problems
+    problems += _check_text(path, file.line_of("title"), meta["title"], clinic, lang)
+    problems += _check_text(path, file.line_of("sms"), meta["sms"], clinic, lang)
+    problems += _check_text(path, file.body_line, file.body, clinic, lang)
+    problems += _check_sms(path, file.line_of("sms"), meta["sms"], clinic, lang)
+    return problems
+
+
+def _check_messages(path: Path, raw: Any, clinic: Mapping[str, Any], lang: str) -> list[Problem]:
+    if not isinstance(raw, dict):
+        return [Problem(path, 1, "messages file must be a mapping of message names")]
+    problems = [
+        Problem(path, 1, f"missing message {key!r}") for key in REQUIRED_MESSAGES if key not in raw
+    ]
+    for key, entry in raw.items():
+        if not isinstance(entry, dict) or not isinstance(entry.get("text"), str):
+            problems.append(Problem(path, 1, f"message {key!r} needs a text"))
+            continue
+        problems += _check_text(path, 1, entry["text"], clinic, lang)
+        sms = entry.get("sms", entry["text"])
+        problems += _check_text(path, 1, str(sms), clinic, lang)
+        problems += _check_sms(path, 1, str(sms), clinic, lang)
+    return problems
+
+
+def _read(directory: Path) -> tuple[list[Problem], Any, list[AnswerFile], dict[str, Any]]:
+    problems: list[Problem] = []
+    clinic: Any = {}
+    clinic_path = directory / "clinic.yaml"
+    try:
+        clinic = read_yaml(clinic_path)
+        problems += _check_clinic(clinic_path, clinic)
+    except ValueError as exc:
+        problems.append(_as_problem(exc, clinic_path))
+    if not isinstance(clinic, dict):
+        return problems, {}, [], {}
+    files: list[AnswerFile] = []
+    for path in sorted((directory / "answers").glob("*/*.md")):
+        try:
+            file = read_answer_file(path)
+        except ValueError as exc:
+            problems.append(_as_problem(exc, path))
+            continue
+        found = _check_answer(file, clinic)
+        problems += found
+        if not found:
+            files.append(file)
+    messages: dict[str, Any] = {}
+    for lang in LANGUAGES:
+        path = directory / "messages" / f"{lang}.yaml"
+        try:
+            messages[lang] = read_yaml(path)
+        except ValueError as exc:
+            problems.append(_as_problem(exc, path))
+            continue
+        problems += _check_messages(path, messages[lang], clinic, lang)
+    return problems, clinic, files, messages
+
+
+def _as_problem(exc: ValueError, path: Path) -> Problem:
+    text = str(exc)
+    prefix, _, message = text.partition(": ")
+    line = prefix.rsplit(":", 1)[-1]
+    return Problem(path, int(line) if line.isdigit() else 1, message or text)
+
+
+def _coverage(files: list[AnswerFile], found: list[Problem], directory: Path) -> list[Problem]:
+    problems: list[Problem] = []
+    seen: dict[tuple[str, str], Path] = {}
+    for file in files:
+        key = (str(file.meta["lang"]), str(file.meta["id"]))
+        if key in seen:
+            problems.append(
+                Problem(file.path, file.line_of("id"), f"id {key[1]!r} is also in {seen[key]}")
+            )
+        seen[key] = file.path
+    broken = {p.path for p in found}
+    for lang in LANGUAGES:
+        for topic in REQUIRED_TOPICS:
+            path = directory / "answers" / lang / f"{topic}.md"
+            if (lang, topic) not in seen and path not in broken:
+                problems.append(
+                    Problem(path, 1, f"required topic {topic!r} is missing in {lang!r}")
+                )
+    ids = {topic for _, topic in seen}
+    for file in files:
+        for target in file.meta["related"]:
+            if target not in ids:
+                problems.append(
+                    Problem(
+                        file.path, file.line_of("related"), f"related id {target!r} does not exist"
+                    )
+                )
+    return problems
+
+
+def check_content(directory: Path) -> list[Problem]:
+    """Return every problem in the content folder, sorted by file and line."""
+    problems, _, files, _ = _read(directory)
+    return sorted(problems + _coverage(files, problems, directory))
+
+
+def load_content(directory: Path) -> ContentStore:
+    """Load the content folder; raise ValueError naming the first problem if any."""
+    problems, clinic, files, messages = _read(directory)
+    problems = sorted(problems + _coverage(files, problems, directory))
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise ValueError(f"{problems[0]}{more}; run `clinicbot content check`")
+    return build_store(clinic, files, messages)

@@ -1,0 +1,217 @@
+"""Rank answers for a patient's question: stems, bigrams, typo repair, TF-IDF and keyness."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import lru_cache
+
+from rapidfuzz import process
+from rapidfuzz.distance import DamerauLevenshtein
+from wordfreq import get_frequency_dict
+
+from content.stopwords import STOPWORDS
+from content.store import Answer
+from content.text import fold, stem, tokens
+
+__all__ = ["FaqIndex", "Match", "general_frequencies", "is_confident"]
+
+MAX_QUERY_CHARS = 1000
+MIN_TYPO_LENGTH = 4
+# A word this common in everyday language is a real word, not a typo to repair.
+REAL_WORD_FREQUENCY = 1e-6
+# Floor for words too rare to be in the general word list (about Zipf 2).
+RARE_FREQUENCY = 1e-7
+# How much each part of an answer counts towards the topic's profile.
+TITLE_WEIGHT, QUESTION_WEIGHT, KEYWORD_WEIGHT, BODY_WEIGHT = 2.0, 1.0, 2.0, 0.25
+EXAMPLE_SHARE = 0.6  # the rest comes from the whole-topic profile
+# Keyness (log10 of domain over general frequency) is clipped so one word cannot dominate.
+KEYNESS_CAP = 2.0
+UNKNOWN_KEYNESS = -KEYNESS_CAP
+
+Vector = dict[str, float]
+
+
+@dataclass(frozen=True)
+class Match:
+    """A topic, how well it fits the question (0 to 1), and how much of the question is known.
+
+    `coverage` is the share of the question's content words that belong to the clinic's
+    vocabulary. `margin` is the score lead over the next topic. `anchor` is the keyness of the
+    most clinic-specific question word the topic shares: log10 of how much more often it
+    appears in the answers than in everyday language ("acupuncture" high, "show" near 0).
+    """
+
+    topic: str
+    score: float
+    coverage: float
+    margin: float = 0.0
+    anchor: float = 0.0
+
+
+def _normalise(
+    weights: Counter[str] | dict[str, float], idf: dict[str, float], unknown: float
+) -> Vector:
+    vector = {t: (1.0 + math.log(w)) * idf.get(t, unknown) for t, w in weights.items() if w > 0}
+    norm = math.sqrt(sum(v * v for v in vector.values())) or 1.0
+    return {t: v / norm for t, v in vector.items()}
+
+
+@lru_cache(maxsize=4)
+def general_frequencies(lang: str) -> tuple[dict[str, float], dict[str, float]]:
+    """Return everyday-language frequencies of folded words and of their stems."""
+    words: dict[str, float] = defaultdict(float)
+    for word, frequency in get_frequency_dict(lang, "small").items():
+        key = fold(word)
+        if key and " " not in key:
+            words[key] += frequency
+    stems: dict[str, float] = defaultdict(float)
+    for word, frequency in words.items():
+        stems[stem(word, lang)] += frequency
+    return dict(words), dict(stems)
+
+
+class FaqIndex:
+    """Answers of one language, ready to be ranked against questions."""
+
+    def __init__(self, answers: Iterable[Answer], lang: str) -> None:
+        self.lang = lang
+        self._stop = STOPWORDS.get(lang, frozenset())
+        self._general, general_stems = general_frequencies(lang)
+        answers = list(answers)
+        words = [w for a in answers for text in _texts(a) for w in tokens(text)]
+        self._known = set(words)
+        # Keyness is per stem, so "saturdays" counts as the answers' "saturday".
+        counts = Counter(stem(w, lang) for w in words)
+        total = sum(counts.values()) or 1
+        self._keyness = {
+            s: _clip(math.log10((n / total) / general_stems.get(s, RARE_FREQUENCY)))
+            for s, n in counts.items()
+        }
+        # Typos are repaired only towards words patients use for topics, not body prose.
+        topical = {w for a in answers for text in _texts(a, body=False) for w in tokens(text)}
+        self._choices = tuple(sorted(w for w in topical if len(w) >= MIN_TYPO_LENGTH))
+        profiles: dict[str, dict[str, float]] = {}
+        examples: list[tuple[str, Counter[str]]] = []
+        for answer in answers:
+            profile: dict[str, float] = defaultdict(float)
+            parts = [(answer.title, TITLE_WEIGHT)]
+            parts += [(q, QUESTION_WEIGHT) for q in answer.questions]
+            parts += [(k, KEYWORD_WEIGHT) for k in answer.keywords]
+            for text, weight in parts:
+                terms = Counter(self.terms(text))
+                examples.append((answer.id, terms))
+                for term, count in terms.items():
+                    profile[term] += weight * count
+            for term in self.terms(answer.body, bigrams=False):
+                profile[term] += BODY_WEIGHT
+            profiles[answer.id] = profile
+        n_topics = len(profiles)
+        df = Counter(term for profile in profiles.values() for term in profile)
+        self._idf = {t: math.log((n_topics + 1) / (n + 1)) + 1.0 for t, n in df.items()}
+        self._unknown = math.log(n_topics + 1) + 1.0
+        self._profiles = {t: _normalise(p, self._idf, self._unknown) for t, p in profiles.items()}
+        self._examples = [(t, _normalise(c, self._idf, self._unknown)) for t, c in examples]
+        self._postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
+        for i, (_, vector) in enumerate(self._examples):
+            for term, weight in vector.items():
+                self._postings[term].append((i, weight))
+
+    def _repair(self, word: str) -> str:
+        if (
+            word in self._known
+            or len(word) < MIN_TYPO_LENGTH
+            or not word.isalpha()
+            or self._general.get(word, 0.0) >= REAL_WORD_FREQUENCY
+        ):
+            return word
+        return _closest(word, self._choices) or word
+
+    def _all_words(self, text: str) -> list[str]:
+        return [self._repair(w) for w in tokens(text[:MAX_QUERY_CHARS])]
+
+    def _words(self, text: str) -> list[str]:
+        return [w for w in self._all_words(text) if w not in self._stop]
+
+    def _stems(self, words: list[str], *, bigrams: bool = True) -> list[str]:
+        # Bigrams keep function words, which carry intent ("how long", "how much", "what is").
+        stems = [stem(w, self.lang) for w in words]
+        content = [s for s, w in zip(stems, words, strict=True) if w not in self._stop]
+        if not bigrams:
+            return content
+        return content + [f"{a}_{b}" for a, b in itertools.pairwise(stems)]
+
+    def terms(self, text: str, *, bigrams: bool = True) -> list[str]:
+        """Return the stems of the content words in text, and the bigrams of all its words."""
+        return self._stems(self._all_words(text), bigrams=bigrams)
+
+    def keyness(self, term: str) -> float:
+        """Return how much more a stem belongs to the answers than to everyday talk."""
+        return self._keyness.get(term, UNKNOWN_KEYNESS)
+
+    def search(self, text: str, limit: int = 3) -> list[Match]:
+        """Return the best-fitting topics, best first."""
+        all_words = self._all_words(text)
+        words = [w for w in all_words if w not in self._stop]
+        # Numbers say nothing about being on topic ("15 min late", "80 dollars").
+        content = [stem(w, self.lang) for w in words if not w.isdigit()]
+        coverage = sum(s in self._keyness for s in content) / len(content) if content else 0.0
+        known = Counter(t for t in self._stems(all_words) if t in self._idf)
+        query = _normalise(known, self._idf, self._unknown)
+        best_example: dict[str, float] = {}
+        dots: dict[int, float] = defaultdict(float)
+        for term, weight in query.items():
+            for i, example_weight in self._postings.get(term, ()):
+                dots[i] += weight * example_weight
+        for i, dot in dots.items():
+            topic = self._examples[i][0]
+            best_example[topic] = max(best_example.get(topic, 0.0), dot)
+        scored = []
+        for topic, example in best_example.items():
+            profile = self._profiles[topic]
+            profile_dot = sum(w * profile.get(t, 0.0) for t, w in query.items())
+            scored.append((EXAMPLE_SHARE * example + (1 - EXAMPLE_SHARE) * profile_dot, topic))
+        scored.sort(reverse=True)
+        matches = []
+        for rank, (score, topic) in enumerate(scored[:limit]):
+            following = scored[rank + 1][0] if rank + 1 < len(scored) else 0.0
+            profile = self._profiles[topic]
+            anchor = max((self.keyness(s) for s in content if s in profile), default=-KEYNESS_CAP)
+            matches.append(Match(topic, score, coverage, score - following, anchor))
+        return matches
+
+
+def _clip(value: float) -> float:
+    return max(-KEYNESS_CAP, min(KEYNESS_CAP, value))
+
+
+def _texts(answer: Answer, *, body: bool = True) -> list[str]:
+    texts = [answer.title, *answer.questions, *answer.keywords]
+    return [*texts, answer.body] if body else texts
+
+
+@lru_cache(maxsize=8192)
+def _closest(word: str, choices: tuple[str, ...]) -> str | None:
+    # One edit for short words, two for long ones: farther "repairs" change the meaning.
+    allowed = 1 if len(word) < 8 else 2
+    found = process.extractOne(
+        word, choices, scorer=DamerauLevenshtein.distance, score_cutoff=allowed
+    )
+    return found[0] if found else None
+
+
+MIN_SCORE = 0.25
+# A question must be mostly clinic vocabulary; a strongly clinic-specific word shared with the
+# topic ("cupping", "pacemaker") earns leeway for the odd unknown word, while generic matches
+# ("show", "week") do not, so "recommend a show on netflix" falls back.
+ANCHOR_LEEWAY = 0.25
+MIN_DOMAIN_EVIDENCE = 0.9
+
+
+def is_confident(match: Match) -> bool:
+    """Say whether a match is good enough to answer with, rather than fall back."""
+    evidence = match.coverage + ANCHOR_LEEWAY * match.anchor
+    return match.score >= MIN_SCORE and evidence >= MIN_DOMAIN_EVIDENCE

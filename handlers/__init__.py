@@ -1,0 +1,1 @@
+"""Channel-neutral conversation logic: what to say and which state changes."""

@@ -1,0 +1,314 @@
+"""Red-flag triage: every rule in both languages, negation, typos, slang and near misses."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from handlers.triage import Category, RedFlag, RedFlagRules, load_red_flag_rules, triage
+
+RULES_FILE = Path(__file__).resolve().parents[1] / "content" / "red_flags.yaml"
+E, C, U = Category.EMERGENCY, Category.CRISIS, Category.URGENT
+
+# (message, category, rule id): at least one English and one Spanish message per rule.
+EN_FLAGS = [
+    ("numbness in my groin and my back is killing me", E, "cauda_equina.saddle_numbness"),
+    ("pins and needles in my crotch", E, "cauda_equina.saddle_numbness"),
+    ("i cant feel anything down there when i wipe", E, "cauda_equina.saddle_numbness"),
+    ("my inner thighs have gone completely numb", E, "cauda_equina.saddle_numbness"),
+    ("kinda numb around my butt like where u sit on a bike", E, "cauda_equina.saddle_numbness"),
+    ("cant pee since this morning", E, "cauda_equina.bladder_bowel"),
+    ("I peed myself and didn't even notice", E, "cauda_equina.bladder_bowel"),
+    ("cant hold it anymore, wet myself twice today", E, "cauda_equina.bladder_bowel"),
+    ("lost control of my bowels this morning", E, "cauda_equina.bladder_bowel"),
+    ("havent been able to pee since yesterday", E, "cauda_equina.bladder_bowel"),
+    ("sciatica shooting down both legs", E, "cauda_equina.both_legs"),
+    (
+        "started on the left and now its in the other leg too, sciatica",
+        E,
+        "cauda_equina.both_legs",
+    ),
+    ("my legs are going numb", E, "cauda_equina.legs_nerve_pain"),
+    ("electric shocks down my legs", E, "cauda_equina.legs_nerve_pain"),
+    ("my legs keep giving out", E, "cauda_equina.leg_weakness"),
+    ("I can't walk since this morning", E, "cauda_equina.leg_weakness"),
+    ("legs feel like jelly and wont hold me", E, "cauda_equina.leg_weakness"),
+    ("my foot slaps the floor when i walk", E, "cauda_equina.foot_drop"),
+    ("cant lift my toes, my foot drags", E, "cauda_equina.foot_drop"),
+    ("got rear ended this morning and now my neck and back hurt", E, "trauma.major"),
+    ("fell off a ladder, landed on my back, pain is bad", E, "trauma.major"),
+    ("took a tumble down the stairs and hurt my back", E, "trauma.major"),
+    ("crushing pain in my chest", E, "cardiac.chest_pain"),
+    ("it feels like an elephant is sitting on my chest", E, "cardiac.chest_pain"),
+    ("pain spreading to my jaw and left arm and im sweating", E, "cardiac.chest_pain"),
+    ("sudden ripping pain in my back going into my belly", E, "vascular.tearing_pain"),
+    ("worst headache of my life", E, "neuro.thunderclap_headache"),
+    ("sudden explosive headache", E, "neuro.thunderclap_headache"),
+    ("my husbands face is droopy on one side and hes slurring", E, "neuro.stroke"),
+    ("suddenly the whole left side of my body went weak", E, "neuro.stroke"),
+    ("i suddenly cant see out of one eye", E, "neuro.stroke"),
+    ("cant catch my breath since the needles in my upper back", E, "respiratory.breathing"),
+    ("sharp pain when i take a deep breath after my session", E, "respiratory.breathing"),
+    ("i think i have a collapsed lung", E, "respiratory.breathing"),
+    ("my dad passed out and we cant wake him", E, "collapse.unresponsive"),
+    ("she fainted and isnt responding", E, "collapse.unresponsive"),
+    ("my throat is closing up", E, "allergy.anaphylaxis"),
+    ("my tongue is swelling", E, "allergy.anaphylaxis"),
+    ("i want to kill myself", C, "suicide.ideation"),
+    ("I don't want to be here anymore", C, "suicide.ideation"),
+    ("feel like ending it", C, "suicide.ideation"),
+    ("everyone would be better off without me", C, "suicide.ideation"),
+    ("kms", C, "suicide.ideation"),
+    ("i dont see the point in living anymore", C, "suicide.ideation"),
+    ("sometimes i want to hurt myself when the pain gets bad", C, "self_harm.intent"),
+    ("ive been cutting myself again", C, "self_harm.intent"),
+    ("im going to take all my pills tonight", C, "overdose.intent"),
+    ("i took too many pills on purpose", C, "overdose.intent"),
+    ("i have a fever and my back hurts", U, "infection.fever_back_pain"),
+    ("chills and night sweats plus lower back pain", U, "infection.fever_back_pain"),
+    ("running a temp of 102 and my lower back hurts", U, "infection.fever_back_pain"),
+    ("had breast cancer 3 yrs ago and now new back pain", U, "cancer.history_back_pain"),
+    ("im on chemo and my back started hurting", U, "cancer.history_back_pain"),
+    ("lost 20 lbs without trying and my back aches", U, "weight_loss.unexplained"),
+    ("blisters came up where the cups were", U, "skin.burn_or_infection"),
+    ("the needle spot is red hot and swollen with pus", U, "skin.burn_or_infection"),
+    ("redness spreading from where the needle was", U, "skin.burn_or_infection"),
+    ("i inject drugs and my back hurts", U, "drugs.iv_use"),
+    ("severe back pain at night that doesnt ease with rest", U, "pain.night_unrelenting"),
+]
+ES_FLAGS = [
+    ("adormecido entre las piernas", E, "cauda_equina.saddle_numbness"),
+    ("siento hormigueo en la entrepierna", E, "cauda_equina.saddle_numbness"),
+    ("no siento nada cuando me limpio", E, "cauda_equina.saddle_numbness"),
+    ("no puedo orinar", E, "cauda_equina.bladder_bowel"),
+    ("me hice pipi encima sin darme cuenta", E, "cauda_equina.bladder_bowel"),
+    ("ciatica en ambas piernas", E, "cauda_equina.both_legs"),
+    ("tengo las piernas entumidas", E, "cauda_equina.legs_nerve_pain"),
+    ("se me doblan las piernas y no puedo caminar", E, "cauda_equina.leg_weakness"),
+    ("no puedo levantar la punta del pie", E, "cauda_equina.foot_drop"),
+    ("me cai de la escalera y me duele la espalda", E, "trauma.major"),
+    ("tuve un accidente de carro y me duele el cuello", E, "trauma.major"),
+    ("dolor en el pecho", E, "cardiac.chest_pain"),
+    ("creo que me esta dando un infarto", E, "cardiac.chest_pain"),
+    ("dolor desgarrador en la espalda de repente", E, "vascular.tearing_pain"),
+    ("el peor dolor de cabeza de mi vida", E, "neuro.thunderclap_headache"),
+    ("tengo la cara caida de un lado", E, "neuro.stroke"),
+    ("no puedo mover el lado izquierdo del cuerpo", E, "neuro.stroke"),
+    ("me falta el aire desde la acupuntura", E, "respiratory.breathing"),
+    ("se desmayo y no despierta", E, "collapse.unresponsive"),
+    ("se me esta cerrando la garganta", E, "allergy.anaphylaxis"),
+    ("quiero morirme", C, "suicide.ideation"),
+    ("no quiero vivir", C, "suicide.ideation"),
+    ("pienso en quitarme la vida", C, "suicide.ideation"),
+    ("quiero hacerme daño", C, "self_harm.intent"),
+    ("me quiero cortar", C, "self_harm.intent"),
+    ("me voy a tomar todas las pastillas", C, "overdose.intent"),
+    ("tengo fiebre y dolor de espalda", U, "infection.fever_back_pain"),
+    ("tuve cancer hace dos años y ahora me duele la espalda", U, "cancer.history_back_pain"),
+    ("he bajado de peso sin razon y me duele la espalda", U, "weight_loss.unexplained"),
+    ("me salieron ampollas por las ventosas", U, "skin.burn_or_infection"),
+    ("uso drogas intravenosas y me duele la espalda", U, "drugs.iv_use"),
+    ("dolor insoportable en la noche que no se quita con reposo", U, "pain.night_unrelenting"),
+]
+# Patients type fast on phones: typos, slang, run-ons, no accents, no punctuation.
+MESSY = [
+    ("numbess in my groine", E),
+    ("numbnes around my privates", E),
+    ("im having incontinance since yesterday", E),
+    ("cant pee", E),
+    ("i cant brethe", E),
+    ("brething is hard since the needles", E),
+    ("im sucidal", C),
+    ("peed myself lol no joke my back is wrecked", E),
+    ("cant hold it n my back is killing me", E),
+    ("my bits feel numb", E),
+    ("feel like ending it", C),
+    ("kms fr", C),
+    ("me cai de la escalera y me duele la espalda", E),
+    ("Me caí del techo y me duele la espalda", E),
+    ("no puedo respirar bien", E),
+    ("tengo calentura y me duele la espalda", U),
+    ("tengo numbness en la ingle", E),
+]
+# Negation reaches only the symptom right after it, in the same clause.
+NEGATED = [
+    "no numbness or tingling, just stiff",
+    "I don't have a fever",
+    "i dont think i have a fever but my back hurts",
+    "sin fiebre",
+    "no tengo entumecimiento",
+    "no tengo ni fiebre ni escalofrios pero me duele la espalda",
+    "no he tenido fiebre, solo dolor de espalda",
+    "no bladder or bowel issues, just a pinch in my low back",
+    "never had any numbness down there",
+    "no chest pain or anything, just tight upper back muscles",
+    "no siento dolor en el pecho",
+    "im not suicidal, just frustrated",
+    "no quiero morir, solo quiero que se me quite el dolor",
+]
+STILL_FLAGGED = [
+    ("no fever but I can't feel my legs", E),
+    ("no fever, I can't feel my legs", E),
+    ("no, I can't pee", E),
+    ("no back pain but my groin is numb", E),
+    ("I don't have a fever. My groin has been numb since Tuesday", E),
+    ("not suicidal but sometimes I wish I wasn't alive", C),
+    ("sin fiebre pero no puedo orinar", E),
+]
+NEAR_MISSES = [
+    "my back is stiff",
+    "my lower back is killing me after moving boxes",
+    "this pain is killing my golf game",
+    "I'm dying to try cupping",
+    "sciatica down my left leg",
+    "pain shooting down my left leg only",
+    "is cupping safe if I had a burn years ago",
+    "my mom had cancer, can acupuncture help her stress",
+    "can you do acupuncture if I'm on blood thinners",
+    "a bit tired and sore after my session",
+    "felt cold after the session",
+    "that was a killer workout",
+    "this traffic is deadly",
+    "i would kill for a good back rub rn lol",
+    "I need to cancel my appointment, my back is worse",
+    "I can't stand up straight in the morning",
+    "i cant walk far without my back aching",
+    "I can't talk right now, can you text me",
+    "I have a fever, should I cancel tomorrow?",
+    "I had a car accident years ago and still have back pain",
+    "can acupuncture cause a collapsed lung",
+    "can you get an infection from acupuncture needles",
+    "can acupuncture help with incontinence after pregnancy",
+    "my dad died of a heart attack, is cupping safe for me",
+    "the cupping marks are dark purple, is that normal",
+    "ran 5 kms and my back hurts",
+    "i fell asleep during my session lol",
+    "had a fall last winter, still a bit sore",
+    "I want to lose weight, can acupuncture help? also my back hurts",
+    "estoy a dieta y he bajado de peso, la espalda me duele un poco",
+    "me duele la espalda desde hace un año y tengo hormigueo en el pie",
+    "me muero de ganas de probar las ventosas",
+    "este dolor me mata",
+    "la espalda me esta matando despues de la mudanza",
+    "mi mamá tuvo cáncer, ¿la acupuntura le puede ayudar?",
+    "¿las ventosas pueden causar quemaduras?",
+    "tuve un accidente de carro hace años",
+    "no puedo dormir bien por el dolor de espalda",
+    "¿puede ser una sesión más corta?",
+    "no hablo inglés, ¿tienen a alguien que hable español?",
+    "no puedo dormir boca arriba por la espalda",
+    "me inyectaron cortisona en la espalda el año pasado",
+    "i'm pretty chill, my back just hurts",
+    "my legs feel dead tired after the hike",
+    "me queme con el sol, igual voy a mi cita de ventosas?",
+    "me puedo infectar con las agujas?",
+    "",
+    "   ",
+    "👍",
+]
+
+
+@pytest.fixture(scope="module")
+def rules() -> RedFlagRules:
+    return load_red_flag_rules(RULES_FILE)
+
+
+@pytest.mark.parametrize(("text", "category", "rule"), EN_FLAGS + ES_FLAGS)
+def test_each_rule_fires_with_its_category(
+    rules: RedFlagRules, text: str, category: Category, rule: str
+) -> None:
+    assert triage(text, rules) == RedFlag(category, rule)
+
+
+def test_every_rule_has_english_and_spanish_cases(rules: RedFlagRules) -> None:
+    ids = {rule.id for rule in rules.rules}
+    assert ids == {rule for _, _, rule in EN_FLAGS} == {rule for _, _, rule in ES_FLAGS}
+
+
+@pytest.mark.parametrize(("text", "category"), MESSY + STILL_FLAGGED)
+def test_typos_slang_and_clause_scoped_negation_still_flag(
+    rules: RedFlagRules, text: str, category: Category
+) -> None:
+    flag = triage(text, rules)
+    assert flag is not None
+    assert flag.category == category
+
+
+@pytest.mark.parametrize("text", NEGATED + NEAR_MISSES)
+def test_negated_symptoms_and_near_misses_do_not_flag(rules: RedFlagRules, text: str) -> None:
+    assert triage(text, rules) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        ("i want to die and i cant feel my legs", E),
+        ("my back hurts and I have a fever and I want to kill myself", C),
+        ("I have a fever with back pain and chest pain", E),
+    ],
+)
+def test_the_most_severe_category_wins(rules: RedFlagRules, text: str, category: Category) -> None:
+    flag = triage(text, rules)
+    assert flag is not None
+    assert flag.category == category
+
+
+def test_long_messages_are_read_whole_and_fast(rules: RedFlagRules) -> None:
+    filler = "my back has been sore for weeks and I sit at a desk all day. " * 80
+    start = time.perf_counter()
+    assert triage(filler, rules) is None
+    flag = triage(filler + "now I can't pee", rules)
+    assert flag == RedFlag(E, "cauda_equina.bladder_bowel")
+    assert len(filler) > 4000
+    assert time.perf_counter() - start < 0.5
+    messages = [text for text, _, _ in EN_FLAGS + ES_FLAGS] + NEAR_MISSES
+    start = time.perf_counter()
+    for text in messages * 5:
+        triage(text, rules)
+    assert (time.perf_counter() - start) / (len(messages) * 5) < 0.001
+
+
+GOOD_RULES = """
+modifiers:
+  negation: {en: [no], es: [sin]}
+terms:
+  FEVER: {en: [fever], es: [fiebre]}
+rules:
+  emergency: []
+  crisis: []
+  urgent:
+    - id: infection.fever
+      match: [FEVER]
+"""
+
+
+def test_a_minimal_rule_file_loads_and_negates(tmp_path: Path) -> None:
+    path = tmp_path / "rules.yaml"
+    path.write_text(GOOD_RULES, encoding="utf-8")
+    rules = load_red_flag_rules(path)
+    assert triage("tengo fiebre", rules) == RedFlag(U, "infection.fever")
+    assert triage("no fever", rules) is None
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "line", "message"),
+    [
+        ("FEVER: {en: [fever], es: [fiebre]}", "FEVER: {en: [fever]}", 5, "missing .*es"),
+        ("match: [FEVER]", "match: [CHILLS]", 11, "unknown TERM"),
+        ("match: [FEVER]", "match: [FEVER]\n      colour: red", 10, "unknown"),
+        ("id: infection.fever", "id: Fever", 10, "rule id"),
+        ("  crisis: []\n", "", 7, "missing"),
+        ("[fever]", "[fever, fever|chills-cough]", 5, "single words"),
+        ("{en: [no], es: [sin]}", "{en: [no], es: [sin}", 3, ""),
+        ("{en: [no], es: [sin]}", "{reach: sideways, en: [no], es: [sin]}", 3, "reach"),
+    ],
+)
+def test_bad_rule_files_name_the_file_and_line(
+    tmp_path: Path, old: str, new: str, line: int, message: str
+) -> None:
+    path = tmp_path / "rules.yaml"
+    path.write_text(GOOD_RULES.replace(old, new, 1), encoding="utf-8")
+    with pytest.raises(ValueError, match=rf"^{path}:{line}: .*{message}"):
+        load_red_flag_rules(path)
