@@ -164,8 +164,12 @@ def _scan(text: str, rules: RedFlagRules) -> _Scan:
     spans = [(o[0], o[1]) for owner, occs in found.items() if owner[0] != "~" for o in occs]
     cues: dict[str, list[_Occ]] = {}
     for owner, occs in found.items():
+        voids = found.get(owner + "!unless", []) if owner[0] == "~" else []
         for c in occs if owner[0] == "~" else ():
-            if not any(a <= c[0] and c[1] <= b and b - a > c[1] - c[0] for a, b in spans):
+            inside = any(a <= c[0] and c[1] <= b and b - a > c[1] - c[0] for a, b in spans)
+            # "never had a headache LIKE THIS" is not a denial
+            void = any(0 <= v[0] - c[1] <= 8 and "." not in words[c[1] : v[0]] for v in voids)
+            if not inside and not void:
                 cues.setdefault(owner[1:], []).append(c)
     return _Scan(words, found, cues)
 
@@ -314,13 +318,17 @@ class _Loader:
         out: dict[str, _Modifier] = {}
         default: list[str] = []
         for name, mod in self.fields(spec).items():
-            self.fields(mod, {"reach", "window", "default", "scope", "breaks", *_LANGS}, _LANGS)
+            keys = {"reach", "window", "default", "scope", "breaks", "unless", *_LANGS}
+            self.fields(mod, keys, _LANGS)
             reach, scope = mod.get("reach", "before"), mod.get("scope", "clause")
-            ok = reach in {"before", "after", "both"} and scope in {"clause", "sentence"}
-            self.check(ok, mod, "reach is before, after or both; scope is clause or sentence")
-            ends = (breaks if scope == "clause" else {"."}) | self.word_set(mod.get("breaks"))
+            scopes = {"sentence": {"."}, "clause": breaks, "phrase": breaks | {","}}
+            ok = reach in {"before", "after", "both"} and scope in scopes
+            self.check(ok, mod, f"reach is before, after or both; scope is one of {set(scopes)}")
+            ends = scopes[scope] | self.word_set(mod.get("breaks"))
             window = self.number(mod.get("window", _Text("5")))
             out[name] = _Modifier(name, reach, window, frozenset(ends))
+            for lang, item in self.items(mod["unless"], both=False) if "unless" in mod else []:
+                self.phrase(item, lang, f"~{name}!unless")
             for lang in _LANGS:
                 for _, item in self.items(mod[lang]):
                     cue = self.phrase(item, lang, "~" + name)

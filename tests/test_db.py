@@ -6,11 +6,12 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, inspect, select, text
+from alembic import command
+from sqlalchemy import Connection, func, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 
 from bot.db.engine import create_engine, parse_database_url
-from bot.db.migrate import current_revision, head_revision, upgrade
+from bot.db.migrate import alembic_config, current_revision, head_revision, upgrade
 from bot.db.models import Address, ConsentCategory, ConsentEvent, MessageLog, Patient
 from bot.db.patients import (
     consents_of,
@@ -187,3 +188,28 @@ async def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path: Path) -> None
         keys = (await connection.execute(text("PRAGMA foreign_keys"))).scalar()
     await database.close()
     assert (mode, keys) == ("wal", 1)
+
+
+async def test_migrations_upgrade_a_database_that_already_holds_patients(
+    database_url: str,
+) -> None:
+    database = Database.open(database_url)
+    async with database.engine.begin() as connection:
+        await connection.run_sync(lambda c: _upgrade_to(c, "0001"))
+        await connection.execute(
+            text(
+                "INSERT INTO patients (name, status, created_at, updated_at) "
+                "VALUES ('Ana', 'active', '2026-01-01', '2026-01-01')"
+            )
+        )
+    await upgrade(database.engine)
+    async with database.session() as session:
+        patient = await session.scalar(select(Patient))
+    await database.close()
+    assert patient is not None and patient.reminders_paused is False
+
+
+def _upgrade_to(connection: Connection, revision: str) -> None:
+    config = alembic_config()
+    config.attributes["connection"] = connection
+    command.upgrade(config, revision)

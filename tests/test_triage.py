@@ -147,6 +147,7 @@ NEGATED = [
     "no siento dolor en el pecho",
     "im not suicidal, just frustrated",
     "no quiero morir, solo quiero que se me quite el dolor",
+    "no trouble peeing or anything like that, just a dull ache",
 ]
 STILL_FLAGGED = [
     ("no fever but I can't feel my legs", E),
@@ -156,6 +157,12 @@ STILL_FLAGGED = [
     ("I don't have a fever. My groin has been numb since Tuesday", E),
     ("not suicidal but sometimes I wish I wasn't alive", C),
     ("sin fiebre pero no puedo orinar", E),
+    ("I've never had a headache like this", E),
+    ("never had chest pain like this before", E),
+    ("nunca me habia dolido tanto el pecho", E),
+    ("call me if you can, I have chest pain", E),
+    ("in case it matters, I can't feel my groin", E),
+    ("I wish I could just go to sleep and not wake up", C),
 ]
 NEAR_MISSES = [
     "my back is stiff",

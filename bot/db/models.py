@@ -20,6 +20,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.sql.expression import false
 
 __all__ = [
     "Address",
@@ -33,9 +34,12 @@ __all__ = [
     "MessageLog",
     "Patient",
     "PatientStatus",
+    "ProcessedUpdate",
+    "ReminderPreference",
     "SafetyEvent",
     "Staff",
     "StaffRole",
+    "TipCategory",
     "UTCDateTime",
 ]
 
@@ -89,6 +93,14 @@ class ConsentCategory(StrEnum):
     ANNOUNCEMENTS = "announcements"
 
 
+class TipCategory(StrEnum):
+    """The between-visit reminder topics a patient can choose."""
+
+    EXERCISE = "exercise"
+    DIET = "diet"
+    MEDITATION = "meditation"
+
+
 class AppointmentStatus(StrEnum):
     """Where an appointment stands."""
 
@@ -116,6 +128,12 @@ class Patient(Base):
     language: Mapped[str | None] = mapped_column(String(8))
     timezone: Mapped[str | None] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(16), default=PatientStatus.ACTIVE)
+    # Where a multi-step conversation (Telegram onboarding) stands, so it resumes after a restart.
+    onboarding_step: Mapped[str | None] = mapped_column(String(32))
+    # A question the patient's next free-text reply answers, e.g. "consent", "appointment:12".
+    pending_question: Mapped[str | None] = mapped_column(String(64))
+    pending_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    reminders_paused: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
@@ -133,6 +151,9 @@ class Address(Base):
     scheme: Mapped[str] = mapped_column(String(16))
     reachable: Mapped[bool] = mapped_column(Boolean, default=True)
     unreachable_reason: Mapped[str | None] = mapped_column(String(64))
+    # Set when the number texted STOP (or the carrier says so): nothing but the STOP
+    # confirmation goes to it until START.
+    opted_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     patient: Mapped[Patient] = relationship(back_populates="addresses")
@@ -187,6 +208,39 @@ class MessageLog(Base):
     external_id: Mapped[str | None] = mapped_column(String(64))
     body: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ReminderPreference(Base):
+    """One patient's choice for one tip category: on or off, which weekdays, what local time."""
+
+    __tablename__ = "reminder_preferences"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id", ondelete="CASCADE"))
+    category: Mapped[str] = mapped_column(String(16))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    weekdays: Mapped[int] = mapped_column(Integer, default=0b1111111)  # bit 0 Monday ... 6 Sunday
+    local_time: Mapped[str] = mapped_column(String(5), default="09:00")  # HH:MM, patient's zone
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (
+        UniqueConstraint("patient_id", "category", name="uq_reminder_preferences_patient"),
+    )
+
+
+class ProcessedUpdate(Base):
+    """An inbound event already handled (Telegram update id, Twilio MessageSid): never twice."""
+
+    __tablename__ = "processed_updates"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    external_id: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+    __table_args__ = (
+        UniqueConstraint("channel", "external_id", name="uq_processed_updates_channel"),
+    )
 
 
 class Appointment(Base):
