@@ -19,6 +19,7 @@ from content.store import (
     read_yaml,
 )
 from content.text import LANGUAGES
+from content.tips import check_tips
 from content.variables import UnknownVariableError, render, variables_in
 
 __all__ = ["REQUIRED_MESSAGES", "REQUIRED_TOPICS", "check_content", "load_content"]
@@ -80,6 +81,21 @@ REQUIRED_MESSAGES = (
     "red_flag_emergency",
     "red_flag_crisis",
     "red_flag_urgent",
+    "tip",
+    "nudge_before_48h",
+    "nudge_before_2h",
+    "nudge_day_after",
+    "nudge_rebook",
+    "confirm_button",
+    "reschedule_button",
+    "sms_welcome",
+    "sms_opted_in",
+    "sms_stop_confirmation",
+    "sms_help",
+    "sms_appointment_confirmed",
+    "sms_appointment_reschedule",
+    "sms_appointment_unknown",
+    "sms_opt_out",
 )
 REQUIRED_CLINIC_FACTS = ("name", "phone", "timezone", "address", "hours", "booking_url")
 FIELDS = ("id", "lang", "title", "questions", "keywords", "related", "reviewed", "sms")
@@ -288,7 +304,7 @@ def _coverage(files: list[AnswerFile], found: list[Problem], directory: Path) ->
 def check_content(directory: Path) -> list[Problem]:
     """Return every problem in the content folder, sorted by file and line."""
     problems, _, files, _ = _read(directory)
-    return sorted(problems + _coverage(files, problems, directory))
+    return sorted(problems + _coverage(files, problems, directory) + check_tips(directory))
 
 
 def load_content(directory: Path) -> ContentStore:

@@ -28,6 +28,9 @@ class ReplyKind(StrEnum):
     FALLBACK = "fallback"
     NON_TEXT = "non_text"
     HUMAN = "human"
+    SYSTEM = "system"  # menus, prompts and confirmations outside the answer flow
+    TIP = "tip"
+    NUDGE = "nudge"
 
 
 @dataclass(frozen=True)

@@ -1,28 +1,34 @@
-"""Flag emergencies, crises and urgent problems in patient messages before any FAQ answer."""
+"""Flag emergencies, crises and urgent problems in patient messages before any FAQ answer.
+
+The rules are data (content/red_flags.yaml), loaded and compiled by handlers.triage_rules; this
+module reads a message (typos, rewrites, phrase matches) and decides which rule fires.
+"""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
-from enum import StrEnum
-from pathlib import Path
-from typing import Any, cast
+from dataclasses import dataclass
 
-import yaml
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
 from content.text import stem, tokens
+from handlers.triage_rules import (
+    FUZZY_MIN,
+    LANGS,
+    NUM,
+    YEAR,
+    Category,
+    Key,
+    Modifier,
+    Phrase,
+    RedFlagRules,
+    Rule,
+    load_red_flag_rules,
+    rewrite,
+)
 
 __all__ = ["Category", "RedFlag", "RedFlagRules", "load_red_flag_rules", "triage"]
-
-
-class Category(StrEnum):
-    """Red-flag categories, most severe first."""
-
-    EMERGENCY = "emergency"
-    CRISIS = "crisis"
-    URGENT = "urgent"
 
 
 @dataclass(frozen=True)
@@ -33,102 +39,41 @@ class RedFlag:
     rule: str  # the rule id that fired, e.g. "cauda_equina.saddle_numbness"
 
 
-_LANGS = ("en", "es")
-_TERM = re.compile(r"[A-Z][A-Z0-9_]*")
-_RULE_ID = re.compile(r"[a-z0-9_]+(\.[a-z0-9_]+)+")
 _SPLIT = re.compile(r"([.!?;:\n\r]+|,)")  # sentence ends stop cues; commas keep lists going
 _REPEAT = re.compile(r"(\w)\1{2,}")  # a letter typed three or more times: "numbbbb"
 _MAX_GAP = 3  # filler words allowed between the words of a phrase: "can't feel MY legs"
-_WITHIN = 10  # default reach of a pattern, in words from its first part to its last
-_FUZZY_MIN, _SWAP_OK, _TWO_EDITS = 5, 8, 10  # typo lengths: corrected, wrong letter, two slips
-_Key = tuple[str, str]  # ("w", exact word), ("en" or "es", stem), or a number slot
-_NUM, _YEAR = ("#", ""), ("#", "year")  # any number; a year from 1900 to 2099
-_SLOTS = {"<num>": _NUM, "<year>": _YEAR}
-_Rewrites = dict[str, tuple[tuple[tuple[str, ...], tuple[str, ...]], ...]]
+_SWAP_OK, _TWO_EDITS = 8, 10  # typo lengths: a wrong letter, two slips
+_Occ = tuple[int, int, Phrase]  # first word, word after the last, phrase
 
 
-@dataclass(frozen=True, eq=False)
-class _Phrase:
-    slots: tuple[frozenset[_Key], ...]
-    owner: str  # a TERM, "~modifier" for its cues, or "rule.id!except"
-    immune: frozenset[str]  # modifiers it starts with a cue of: "can't walk" is not negated
+def _read(word: str, rules: RedFlagRules) -> tuple[str, frozenset[Key]]:
+    """Return a folded word with any likely typo corrected, and its match keys."""
+    hit = rules.cache.get(word)
+    if hit is None:
+        fixed = _correct(word, rules)
+        keys = {("w", fixed), *((lang, stem(fixed, lang)) for lang in LANGS)}
+        if word.isdigit():
+            keys |= {NUM, YEAR} if len(word) == 4 and word[:2] in {"19", "20"} else {NUM}
+        hit = fixed, frozenset(keys)
+        if len(rules.cache) > 100_000:
+            rules.cache.clear()
+        rules.cache[word] = hit
+    return hit
 
 
-_Occ = tuple[int, int, _Phrase]  # first word, word after the last, phrase
-
-
-@dataclass(frozen=True)
-class _Modifier:
-    name: str
-    reach: str  # "before", "after" or "both": where the cue sits relative to the symptom
-    window: int  # words allowed between cue and symptom
-    breaks: frozenset[str]  # words that end the cue's clause
-
-
-@dataclass(frozen=True)
-class _Rule:
-    id: str
-    category: Category
-    patterns: tuple[tuple[str, ...], ...]  # terms that must all match, within `within` words
-    within: int | None  # None: anywhere in the message
-    modifiers: tuple[_Modifier, ...]
-
-
-@dataclass(frozen=True, eq=False, repr=False)
-class RedFlagRules:
-    """Parsed, compiled red-flag rules."""
-
-    rules: tuple[_Rule, ...]  # most severe category first, file order within one
-    index: dict[_Key, tuple[_Phrase, ...]]  # phrases by the keys of their first word
-    fillers: frozenset[str]
-    rewrites: _Rewrites
-    known: frozenset[str]  # words never typo-corrected
-    vocab: dict[str, tuple[str, ...]]  # typo targets by first letter
-    cache: dict[str, tuple[str, frozenset[_Key]]] = field(default_factory=dict)
-
-    def read(self, word: str) -> tuple[str, frozenset[_Key]]:
-        """Return a folded word with any likely typo corrected, and its match keys."""
-        hit = self.cache.get(word)
-        if hit is None:
-            fixed = self._correct(word)
-            keys = {("w", fixed), *((lang, stem(fixed, lang)) for lang in _LANGS)}
-            year = word.isdigit() and len(word) == 4 and word[:2] in {"19", "20"}
-            hit = (
-                fixed,
-                frozenset(keys | {k for k, ok in [(_NUM, word.isdigit()), (_YEAR, year)] if ok}),
-            )
-            if len(self.cache) > 100_000:
-                self.cache.clear()
-            self.cache[word] = hit
-        return hit
-
-    def _correct(self, word: str) -> str:
-        for short in (_REPEAT.sub(r"\1\1", word), _REPEAT.sub(r"\1", word)):
-            if short != word and short in self.known:
-                return short
-        if len(word) < _FUZZY_MIN or not word.isalpha() or word in self.known:
-            return word
-        limit = 1 if len(word) < _TWO_EDITS else 2
-        choices = self.vocab.get(word[0], ())
-        for target, _, _ in process.extract(
-            word, choices, scorer=OSA.distance, score_cutoff=limit
-        ):
-            # A wrong letter in a short word is often another word: "worse" is not "worst".
-            if len(word) >= _SWAP_OK or len(target) != len(word) or sorted(target) == sorted(word):
-                return str(target)
+def _correct(word: str, rules: RedFlagRules) -> str:
+    for short in (_REPEAT.sub(r"\1\1", word), _REPEAT.sub(r"\1", word)):
+        if short != word and short in rules.known:
+            return short
+    if len(word) < FUZZY_MIN or not word.isalpha() or word in rules.known:
         return word
-
-
-def _rewrite(words: list[str], rewrites: _Rewrites) -> list[str]:
-    out: list[str] = []
-    while words:
-        source, target = next(
-            ((s, t) for s, t in rewrites.get(words[0], ()) if tuple(words[: len(s)]) == s),
-            ((words[0],), (words[0],)),
-        )
-        out += target
-        words = words[len(source) :]
-    return out
+    limit = 1 if len(word) < _TWO_EDITS else 2
+    choices = rules.vocab.get(word[0], ())
+    for target, _, _ in process.extract(word, choices, scorer=OSA.distance, score_cutoff=limit):
+        # A wrong letter in a short word is often another word: "worse" is not "worst".
+        if len(word) >= _SWAP_OK or len(target) != len(word) or sorted(target) == sorted(word):
+            return str(target)
+    return word
 
 
 @dataclass(frozen=True)
@@ -144,8 +89,8 @@ def _scan(text: str, rules: RedFlagRules) -> _Scan:
         if _SPLIT.fullmatch(chunk):
             words.append("," if chunk == "," else ".")
         elif chunk:
-            words += _rewrite([rules.read(word)[0] for word in tokens(chunk)], rules.rewrites)
-    toks = [rules.read(word)[1] if word not in ".," else frozenset() for word in words]
+            words += rewrite([_read(word, rules)[0] for word in tokens(chunk)], rules.rewrites)
+    toks = [_read(word, rules)[1] if word not in ".," else frozenset() for word in words]
     found: dict[str, list[_Occ]] = {}
     for i, keys in enumerate(toks):
         for phrase in {p for key in keys for p in rules.index.get(key, ())}:
@@ -174,7 +119,7 @@ def _scan(text: str, rules: RedFlagRules) -> _Scan:
     return _Scan(words, found, cues)
 
 
-def _blocked(occ: _Occ, mod: _Modifier, scan: _Scan) -> bool:
+def _blocked(occ: _Occ, mod: Modifier, scan: _Scan) -> bool:
     if mod.name in occ[2].immune:
         return False
     for first, end, _ in scan.cues.get(mod.name, ()):
@@ -188,7 +133,7 @@ def _blocked(occ: _Occ, mod: _Modifier, scan: _Scan) -> bool:
     return False
 
 
-def _fires(rule: _Rule, scan: _Scan) -> bool:
+def _fires(rule: Rule, scan: _Scan) -> bool:
     excepted = scan.found.get(rule.id + "!except", [])
     for pattern in rule.patterns:
         if not all(owner in scan.found for owner in pattern):
@@ -215,191 +160,3 @@ def triage(text: str, rules: RedFlagRules) -> RedFlag | None:
     """Return the most severe red flag in a patient message, or None."""
     scan = _scan(text, rules)
     return next((RedFlag(r.category, r.id) for r in rules.rules if _fires(r, scan)), None)
-
-
-class _Text(str):  # YAML values that remember their line, for error messages
-    line = 0
-
-
-class _Map(dict[str, Any]):
-    line = 0
-
-
-class _List(list[Any]):
-    line = 0
-
-
-class _Loader:
-    """Compile the rule file, reporting bad data as `file:line: message`."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.phrases: dict[tuple[tuple[frozenset[_Key], ...], str], _Phrase] = {}
-        self.cues: dict[str, set[_Key]] = {}  # keys of one-word cues, by modifier
-        self.words: set[str] = set()  # every word the rules use: never typo-corrected
-        self.targets: set[str] = set()  # words of terms: what typos are corrected to
-        self.rewrites: _Rewrites = {}
-
-    def check(self, ok: object, where: Any, message: str) -> None:
-        if not ok:
-            raise ValueError(f"{self.path}:{getattr(where, 'line', 1)}: {message}")
-
-    def plain(self, node: yaml.Node) -> Any:
-        out: _Map | _List | _Text
-        if isinstance(node, yaml.MappingNode):
-            out = _Map()
-            for key_node, value in node.value:
-                key = self.plain(key_node)
-                self.check(key not in out, key, f"duplicate key {key!r}")
-                out[key] = self.plain(value)
-        elif isinstance(node, yaml.SequenceNode):
-            out = _List(self.plain(item) for item in node.value)
-        else:
-            out = _Text(str(node.value).strip())
-        out.line = node.start_mark.line + 1
-        return out
-
-    def fields(self, spec: Any, allowed: set[str] | None = None, needed: Any = ()) -> _Map:
-        self.check(isinstance(spec, _Map), spec, "expected a mapping")
-        missing, unknown = set(needed) - set(spec), set(spec) - (allowed or set(spec))
-        self.check(not missing, spec, f"missing {sorted(missing)}")
-        self.check(
-            not unknown, spec, f"unknown {sorted(unknown)}, expected {sorted(allowed or ())}"
-        )
-        return cast(_Map, spec)
-
-    def items(self, spec: Any, both: bool = True) -> list[tuple[str, _Text]]:
-        """List (language, text) from a plain list or from `en:` and `es:` lists."""
-        if isinstance(spec, _List):
-            self.check(spec and all(isinstance(i, _Text) and i for i in spec), spec, "bad list")
-            return [("", item) for item in spec]
-        langs = self.fields(spec, set(_LANGS), _LANGS if both else ())
-        self.check(langs, spec, "needs an en: or es: list")
-        return [(lang, item) for lang in langs for _, item in self.items(langs[lang])]
-
-    def word_set(self, spec: Any) -> set[str]:
-        found = [(tokens(item), item) for _, item in self.items(spec)] if spec else []
-        for words, item in found:
-            self.check(len(words) == 1, item, f"expected one word, got {item!r}")
-        return {words[0] for words, _ in found}
-
-    def number(self, value: Any) -> int:
-        self.check(isinstance(value, _Text) and value.isdigit(), value, "expected a number")
-        return int(value)
-
-    def key(self, word: str, exact: bool, lang: str, owner: str) -> _Key:
-        self.words.add(word)
-        if _TERM.fullmatch(owner):
-            self.targets.add(word)
-        root = stem(word, lang)  # short stems overreach: Spanish "herirme" becomes "her"
-        return ("w", word) if exact or len(root) < 4 else (lang, root)
-
-    def phrase(self, text: _Text, lang: str, owner: str) -> _Phrase:
-        slots: list[frozenset[_Key]] = []
-        for piece in text.split():
-            found = [(alt[:1] == "=", tokens(alt)) for alt in piece.split("|")]
-            single = all(len(words) == 1 for _, words in found)
-            ok = piece in _SLOTS or (all(w for _, w in found) and (single or len(found) == 1))
-            self.check(ok, text, f"{piece!r}: alternatives a|b are single words")
-            if piece in _SLOTS:
-                slots.append(frozenset({_SLOTS[piece]}))
-            elif len(found) > 1:
-                slots.append(frozenset(self.key(w[0], ex, lang, owner) for ex, w in found))
-            else:
-                slots += [frozenset({self.key(w, found[0][0], lang, owner)}) for w in found[0][1]]
-        said = [w for piece in text.split() for w in tokens(piece.split("|")[0])]
-        each = [[w] for w in tokens(text.replace("|", " "))]
-        stale = [words for words in [said, *each] if _rewrite(words, self.rewrites) != words]
-        self.check(not stale, text, f"{text!r} must use the rewritten spelling (see rewrites)")
-        immune = frozenset(n for n, cue in self.cues.items() if not slots[0].isdisjoint(cue))
-        return self.phrases.setdefault((tuple(slots), owner), _Phrase(tuple(slots), owner, immune))
-
-    def modifiers(self, spec: Any, breaks: set[str]) -> tuple[dict[str, _Modifier], list[str]]:
-        out: dict[str, _Modifier] = {}
-        default: list[str] = []
-        for name, mod in self.fields(spec).items():
-            keys = {"reach", "window", "default", "scope", "breaks", "unless", *_LANGS}
-            self.fields(mod, keys, _LANGS)
-            reach, scope = mod.get("reach", "before"), mod.get("scope", "clause")
-            scopes = {"sentence": {"."}, "clause": breaks, "phrase": breaks | {","}}
-            ok = reach in {"before", "after", "both"} and scope in scopes
-            self.check(ok, mod, f"reach is before, after or both; scope is one of {set(scopes)}")
-            ends = scopes[scope] | self.word_set(mod.get("breaks"))
-            window = self.number(mod.get("window", _Text("5")))
-            out[name] = _Modifier(name, reach, window, frozenset(ends))
-            for lang, item in self.items(mod["unless"], both=False) if "unless" in mod else []:
-                self.phrase(item, lang, f"~{name}!unless")
-            for lang in _LANGS:
-                for _, item in self.items(mod[lang]):
-                    cue = self.phrase(item, lang, "~" + name)
-                    if len(cue.slots) == 1:
-                        self.cues.setdefault(name, set()).update(cue.slots[0])
-            self.check(mod.get("default", "true") in {"true", "false"}, mod, "default: true|false")
-            default += [name] if mod.get("default", "true") == "true" else []
-        return out, default
-
-    def rule(self, spec: Any, category: Category, context: Any) -> _Rule:
-        terms, modifiers, default = context
-        keys = {"id", "note", "match", "within", "modifiers", "except"}
-        spec = self.fields(spec, keys, {"id", "match"})
-        rule_id = spec["id"]
-        self.check(_RULE_ID.fullmatch(rule_id), rule_id, f"rule id {rule_id!r} is not dotted")
-        patterns = []
-        for _, item in self.items(spec["match"]):
-            patterns.append(tuple(part.strip() for part in item.split(" + ")))
-            self.check(set(patterns[-1]) <= terms, item, f"unknown TERM in {item!r}")
-        within = spec.get("within", _Text(_WITHIN))
-        names = [n for _, n in self.items(spec["modifiers"])] if "modifiers" in spec else default
-        self.check(all(n in modifiers for n in names), spec, f"unknown modifier in {names}")
-        for lang, item in self.items(spec["except"], both=False) if "except" in spec else []:
-            self.phrase(item, lang, rule_id + "!except")
-        reach = None if within == "message" else self.number(within)
-        return _Rule(rule_id, category, tuple(patterns), reach, tuple(modifiers[n] for n in names))
-
-
-def load_red_flag_rules(path: Path) -> RedFlagRules:
-    """Load, check and compile the red-flag rules in a YAML file."""
-    load = _Loader(path)
-    try:
-        root = yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as exc:
-        line = exc.problem_mark.line + 1 if exc.problem_mark else 1
-        raise ValueError(f"{path}:{line}: {exc.problem}") from exc
-    sections = {"version", "fillers", "rewrites", "not_typos", "clause_breaks"}
-    needed = {"modifiers", "terms", "rules"}
-    top = load.fields(load.plain(root) if root else None, sections | needed, needed)
-    rewrites: dict[str, list[tuple[tuple[str, ...], tuple[str, ...]]]] = {}
-    for target, sources in load.fields(top.get("rewrites", _Map())).items():
-        for _, source in load.items(sources):
-            said = tuple(tokens(source))
-            rewrites.setdefault(said[0], []).append((said, tuple(tokens(target))))
-    load.rewrites = {k: tuple(sorted(v, key=lambda r: -len(r[0]))) for k, v in rewrites.items()}
-    breaks = load.word_set(top.get("clause_breaks")) | {"."}
-    modifiers, default = load.modifiers(top["modifiers"], breaks)
-    for name, term in load.fields(top["terms"]).items():
-        load.check(_TERM.fullmatch(name), name, f"term {name!r}: term names are UPPER_CASE")
-        for lang, item in load.items(term):
-            load.phrase(item, lang, name)
-    categories = load.fields(top["rules"], set(Category), set(Category))
-    for category in Category:
-        load.check(isinstance(categories[category], _List), categories[category], "a rule list")
-    context = (set(top["terms"]), modifiers, default)
-    rules = [load.rule(r, c, context) for c in Category for r in categories[c]]
-    load.check(len({r.id for r in rules}) == len(rules), top["rules"], "rule ids must be unique")
-    index: dict[_Key, list[_Phrase]] = {}
-    for phrase in load.phrases.values():
-        for first in phrase.slots[0]:
-            index.setdefault(first, []).append(phrase)
-    vocab: dict[str, list[str]] = {}
-    for word in sorted(w for w in load.targets if len(w) >= _FUZZY_MIN):
-        vocab.setdefault(word[0], []).append(word)
-    fillers, not_typos = load.word_set(top.get("fillers")), load.word_set(top.get("not_typos"))
-    spelled = {w for pairs in load.rewrites.values() for pair in pairs for w in pair[0] + pair[1]}
-    return RedFlagRules(
-        rules=tuple(rules),
-        index={k: tuple(v) for k, v in index.items()},
-        fillers=frozenset(fillers),
-        rewrites=load.rewrites,
-        known=frozenset(load.words | fillers | breaks | spelled | not_typos),
-        vocab={k: tuple(v) for k, v in vocab.items()},
-    )

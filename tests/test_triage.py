@@ -24,6 +24,8 @@ EN_FLAGS = [
     ("cant hold it anymore, wet myself twice today", E, "cauda_equina.bladder_bowel"),
     ("lost control of my bowels this morning", E, "cauda_equina.bladder_bowel"),
     ("havent been able to pee since yesterday", E, "cauda_equina.bladder_bowel"),
+    ("having bladder issues and horrible back pain", E, "cauda_equina.bladder_back_pain"),
+    ("my back aches and i have had a few leaks", E, "cauda_equina.bladder_back_pain"),
     ("sciatica shooting down both legs", E, "cauda_equina.both_legs"),
     (
         "started on the left and now its in the other leg too, sciatica",
@@ -84,6 +86,11 @@ ES_FLAGS = [
     ("no siento nada cuando me limpio", E, "cauda_equina.saddle_numbness"),
     ("no puedo orinar", E, "cauda_equina.bladder_bowel"),
     ("me hice pipi encima sin darme cuenta", E, "cauda_equina.bladder_bowel"),
+    (
+        "tengo problemas con la vejiga y un dolor de espalda terrible",
+        E,
+        "cauda_equina.bladder_back_pain",
+    ),
     ("ciatica en ambas piernas", E, "cauda_equina.both_legs"),
     ("tengo las piernas entumidas", E, "cauda_equina.legs_nerve_pain"),
     ("se me doblan las piernas y no puedo caminar", E, "cauda_equina.leg_weakness"),
@@ -164,7 +171,109 @@ STILL_FLAGGED = [
     ("in case it matters, I can't feel my groin", E),
     ("I wish I could just go to sleep and not wake up", C),
 ]
+# Cauda equina in the patient's own words: the bladder or bowel "not working right", retention,
+# no urge or feeling, leaking and dribbling, with back pain or on their own.
+BLADDER_BOWEL = [
+    "my bladder isnt working right and my back is killing me",
+    "bladder not working",
+    "my bladder is not right since yesterday",
+    "my bladder is acting up and my back hurts",
+    "my bladder is acting weird",
+    "my bowels arent working right and my back hurts",
+    "my bowels have stopped working and my back hurts",
+    "something is wrong with my bladder and my back is killing me",
+    "I have no control of my bladder",
+    "i can't control my bladder anymore",
+    "bladder feels weird and my back is killing me",
+    "peeing is weird since my back went out",
+    "i havent peed all day",
+    "havent had the urge to pee all day",
+    "i dont feel the need to pee anymore",
+    "i can't tell when i need to go",
+    "i dont know when i need to pee",
+    "i lost control of my bowels",
+    "i keep peeing myself",
+    "im dribbling pee",
+    "my pee is just dribbling out",
+    "only a trickle comes out when i pee",
+    "i have to strain to pee",
+    "i can barely pee",
+    "i cant control it, i keep leaking",
+    "i'm leaking and my back hurts",
+    "back is killing me and ive been leaking",
+    "my back hurts and i've been having accidents",
+    "i cant make it to the toilet in time and my back hurts",
+    "mi vejiga no funciona",
+    "la vejiga no funciona bien y me duele la espalda",
+    "mi vejiga esta rara y me duele la espalda",
+    "mi vejiga esta fallando y me duele la espalda",
+    "no controlo la vejiga",
+    "no he hecho pipi desde ayer",
+    "no siento cuando tengo ganas de orinar",
+    "me estoy orinando encima",
+    "me hice del baño encima",
+    "gotea la orina",
+    "me duele la espalda y se me escapa la orina",
+]
+# Other wordings of each category, English and Spanish, that the rules must generalise to.
+MORE_FLAGS = [
+    ("i cant feel my butt cheeks when i sit on the toilet", E),
+    ("no puedo sentir mis nalgas", E),
+    ("se me adormecio la entrepierna", E),
+    ("both my legs went numb this morning", E),
+    ("my legs gave out on the stairs", E),
+    ("i feel like an elephant is sitting on my chest", E),
+    ("my chest feels tight and my left arm is numb", E),
+    ("siento opresion en el pecho", E),
+    ("half my face is numb and my words are coming out wrong", E),
+    ("i slipped on ice and landed on my back, cant move", E),
+    ("after the needles in my shoulder i cant take a deep breath", E),
+    ("no puedo respirar despues de las agujas", E),
+    ("my wife collapsed and wont wake up", E),
+    ("my lips and tongue are swelling after the treatment", E),
+    ("i just want it all to end", C),
+    ("i've been thinking about killing myself", C),
+    ("nobody would care if i was gone", C),
+    ("no one would care if i died", C),
+    ("it would be better if i was dead", C),
+    ("i dont want to live like this anymore", C),
+    ("i'm thinking of overdosing on my meds", C),
+    ("ya no quiero vivir", C),
+    ("no le veo sentido a la vida", C),
+    ("a nadie le importaria si me muero", C),
+    ("estoy pensando en tomarme todas las pastillas", C),
+    ("i have a fever since the cupping yesterday", U),
+    ("the needle site is swollen red and oozing", U),
+    ("back pain wakes me up every night and nothing helps", U),
+    ("tengo fiebre desde la sesion", U),
+    ("me salio pus donde me pusieron la aguja", U),
+    ("perdi 10 kilos sin querer y me duele la espalda", U),
+]
 NEAR_MISSES = [
+    "my bladder is fine",
+    "my bladder is working fine and my back hurts",
+    "no problems with my bladder or bowels",
+    "no leaking or anything, my back just aches",
+    "never had bladder issues",
+    "i had bladder problems after my pregnancy years ago",
+    "what if my bladder stops working",
+    "can acupuncture help if my bladder isnt working right",
+    "i almost peed myself at the gym",
+    "i peed myself laughing",
+    "i need to pee right now, can you hold my spot",
+    "it burns when i pee",
+    "my nose is dribbling",
+    "i'm dribbling with sweat after the gym lol",
+    "the roof is leaking and my back hurts from the bucket",
+    "my back feels funny after cupping",
+    "i have ibs and my bowels are acting up again",
+    "no tengo problemas para orinar y me duele la espalda",
+    "me duele la espalda pero orino bien",
+    "no one would notice if i was late",
+    "it would be better if i was here earlier",
+    "i used to cut myself as a teen, doing better now",
+    "what happens if i get a fever after acupuncture",
+    "my grandma had a stroke last year, can you help her",
     "my back is stiff",
     "my lower back is killing me after moving boxes",
     "this pain is killing my golf game",
@@ -243,6 +352,23 @@ def test_typos_slang_and_clause_scoped_negation_still_flag(
     assert flag.category == category
 
 
+@pytest.mark.parametrize("text", BLADDER_BOWEL)
+def test_bladder_or_bowel_not_working_is_an_emergency(rules: RedFlagRules, text: str) -> None:
+    flag = triage(text, rules)
+    assert flag is not None
+    assert flag.category == E
+    assert flag.rule.startswith("cauda_equina.bladder_")
+
+
+@pytest.mark.parametrize(("text", "category"), MORE_FLAGS)
+def test_other_wordings_flag_their_category(
+    rules: RedFlagRules, text: str, category: Category
+) -> None:
+    flag = triage(text, rules)
+    assert flag is not None
+    assert flag.category == category
+
+
 @pytest.mark.parametrize("text", NEGATED + NEAR_MISSES)
 def test_negated_symptoms_and_near_misses_do_not_flag(rules: RedFlagRules, text: str) -> None:
     assert triage(text, rules) is None
@@ -310,6 +436,8 @@ def test_a_minimal_rule_file_loads_and_negates(tmp_path: Path) -> None:
         ("[fever]", "[fever, fever|chills-cough]", 5, "single words"),
         ("{en: [no], es: [sin]}", "{en: [no], es: [sin}", 3, ""),
         ("{en: [no], es: [sin]}", "{reach: sideways, en: [no], es: [sin]}", 3, "reach"),
+        ("FEVER: {en: [fever], es: [fiebre]}", "FEVER: [fever, fiebre]", 5, "en: and es:"),
+        ("FEVER: {en: [fever], es: [fiebre]}", "FEVER: {}\n  FEVER: {}", 6, "duplicate key"),
     ],
 )
 def test_bad_rule_files_name_the_file_and_line(

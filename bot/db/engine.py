@@ -61,6 +61,9 @@ def _prepare_sqlite_file(url: URL) -> None:
 def _configure_sqlite(engine: AsyncEngine) -> None:
     # pysqlite's own transaction handling skips BEGIN before DDL; take it over so a failed
     # migration rolls back whole (SQLAlchemy's documented recipe), and turn on WAL and FKs.
+    # BEGIN IMMEDIATE takes the write lock up front: a deferred transaction that reads and
+    # then writes fails at once ("database is locked") when another writer got in between,
+    # while an immediate one waits out busy_timeout like any other writer.
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None
@@ -72,7 +75,7 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN")
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def create_engine(raw_url: str) -> AsyncEngine:

@@ -31,7 +31,10 @@ __all__ = [
     "Consent",
     "ConsentCategory",
     "ConsentEvent",
+    "Delivery",
+    "DeliveryStatus",
     "MessageLog",
+    "PainScore",
     "Patient",
     "PatientStatus",
     "ProcessedUpdate",
@@ -259,6 +262,66 @@ class Appointment(Base):
     status: Mapped[str] = mapped_column(String(16), default=AppointmentStatus.BOOKED)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class DeliveryStatus(StrEnum):
+    """Where one automated message stands in the outbox."""
+
+    PENDING = "pending"  # waiting for its due time
+    CLAIMED = "claimed"  # taken by a tick, not yet handed to a channel
+    SENDING = "sending"  # handed to a channel: after a crash, it may or may not have gone
+    SENT = "sent"  # accepted by the channel
+    DELIVERED = "delivered"  # the channel confirmed delivery
+    FAILED = "failed"  # gave up (permanent error, or retries used up)
+    SKIPPED = "skipped"  # not sent on purpose: no consent, opted out, unreachable ...
+    MISSED = "missed"  # due while we were down, and no longer useful
+    CANCELLED = "cancelled"  # its reason went away (appointment moved or cancelled)
+
+
+class Delivery(Base):
+    """One automated message in the outbox, unique on (patient, kind, reference, due time)."""
+
+    __tablename__ = "deliveries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(160), unique=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(24))  # "tip", "nudge", "broadcast"
+    reference: Mapped[str] = mapped_column(String(64))  # tip category, "rule:appointment", ...
+    rule_version: Mapped[int] = mapped_column(Integer, default=1)
+    content_ref: Mapped[str | None] = mapped_column(String(64))  # the tip id sent, for rotation
+    channel: Mapped[str | None] = mapped_column(String(16))
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    status: Mapped[str] = mapped_column(String(16), default=DeliveryStatus.PENDING)
+    reason: Mapped[str | None] = mapped_column(String(64))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    external_id: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (
+        Index("ix_deliveries_status_due_at", "status", "due_at"),
+        Index("ix_deliveries_patient_kind", "patient_id", "kind", "reference"),
+    )
+
+
+class PainScore(Base):
+    """A patient's 0-10 answer to "how is your back today?" after a visit."""
+
+    __tablename__ = "pain_scores"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    patient_id: Mapped[int] = mapped_column(
+        ForeignKey("patients.id", ondelete="CASCADE"), index=True
+    )
+    appointment_id: Mapped[int | None] = mapped_column(
+        ForeignKey("appointments.id", ondelete="SET NULL")
+    )
+    score: Mapped[int] = mapped_column(Integer)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class Staff(Base):

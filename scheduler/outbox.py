@@ -1,0 +1,90 @@
+"""The delivery outbox: insert planned rows once, claim due rows, recover after a crash."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.db.models import Delivery, DeliveryStatus
+
+__all__ = ["PlannedDelivery", "claim_due", "insert_planned", "recover_interrupted"]
+
+INSERT_CHUNK = 2000
+
+
+@dataclass(frozen=True)
+class PlannedDelivery:
+    """A delivery the planner wants; `key` makes a second plan of it a no-op."""
+
+    key: str
+    patient_id: int
+    kind: str
+    reference: str
+    due_at: datetime
+    expires_at: datetime | None
+    rule_version: int = 1
+
+
+async def insert_planned(
+    session: AsyncSession, planned: Sequence[PlannedDelivery], now: datetime
+) -> None:
+    """Insert planned deliveries, ignoring keys that already exist (exactly-once intent)."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    for start in range(0, len(planned), INSERT_CHUNK):
+        rows = [
+            {
+                **asdict(p),
+                "status": DeliveryStatus.PENDING,
+                "attempts": 0,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for p in planned[start : start + INSERT_CHUNK]
+        ]
+        statement = insert(Delivery).values(rows).on_conflict_do_nothing(index_elements=["key"])
+        await session.execute(statement)
+
+
+async def claim_due(session: AsyncSession, now: datetime, limit: int) -> list[int]:
+    """Claim up to `limit` due pending rows; on PostgreSQL other workers skip locked rows."""
+    due = (
+        select(Delivery.id)
+        .where(Delivery.status == DeliveryStatus.PENDING, Delivery.due_at <= now)
+        .order_by(Delivery.due_at, Delivery.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    ids = list((await session.execute(due)).scalars())
+    if ids:
+        await session.execute(
+            update(Delivery)
+            .where(Delivery.id.in_(ids), Delivery.status == DeliveryStatus.PENDING)
+            .values(status=DeliveryStatus.CLAIMED, claimed_at=now, updated_at=now)
+        )
+    return ids
+
+
+async def recover_interrupted(session: AsyncSession, now: datetime) -> tuple[int, int]:
+    """After a crash: claimed-but-untouched rows go back to pending; a row that was mid-send
+    is marked failed ("interrupted"), since it may have gone out and must not go twice.
+
+    Returns (requeued, interrupted).
+    """
+    requeued = await session.execute(
+        update(Delivery)
+        .where(Delivery.status == DeliveryStatus.CLAIMED)
+        .values(status=DeliveryStatus.PENDING, claimed_at=None, updated_at=now)
+    )
+    interrupted = await session.execute(
+        update(Delivery)
+        .where(Delivery.status == DeliveryStatus.SENDING)
+        .values(status=DeliveryStatus.FAILED, reason="interrupted", updated_at=now)
+    )
+    return requeued.rowcount, interrupted.rowcount  # type: ignore[attr-defined]
