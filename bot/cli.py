@@ -129,6 +129,28 @@ def db_upgrade(ctx: click.Context) -> None:
 
 
 @cli.group()
+def appointments() -> None:
+    """Import the clinic's appointments."""
+
+
+@appointments.command("import")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--format", "fmt", metavar="csv|ics", help="File format (default: the extension).")
+@click.pass_context
+def appointments_import(ctx: click.Context, file: Path, fmt: str | None) -> None:
+    """Import appointments from a CSV or .ics FILE; exit 1 if any row was skipped."""
+    # Imported here so other commands start without loading icalendar.
+    from scheduler.imports import import_appointment_file
+
+    report = _run(import_appointment_file(_settings(ctx), file, fmt, now=utc_now()))
+    for error in report.errors:
+        click.echo(error)
+    click.echo(f"{file}: {report.summary()}")
+    if report.errors:
+        raise click.exceptions.Exit(1)
+
+
+@cli.group()
 def content() -> None:
     """Check the clinic's content files."""
 

@@ -199,7 +199,9 @@ class Dispatcher:
             appointment_id=appointment.id,
             ask=rule.ask,
         )
-        question = f"{rule.ask}:{appointment.id}" if rule.ask else None
+        # The patient's free-text reply answers this ("C", "yes", "7"): see handlers/.
+        question = {"confirm": "appointment", "pain_score": "pain_score"}.get(rule.ask or "")
+        question = f"{question}:{appointment.id}" if question else None
         return message, question
 
     async def _has_later_visit(self, session: AsyncSession, appointment: Appointment) -> bool:

@@ -78,7 +78,10 @@ def nudge_plan(
             continue
         planned.append(
             PlannedDelivery(
-                key=f"nudge:{appointment.id}:{rule.id}:v{rule.version}:{_stamp(due)}",
+                key=(
+                    f"nudge:{appointment.patient_id}:{appointment.id}:{rule.id}"
+                    f":v{rule.version}:{_stamp(due)}"
+                ),
                 patient_id=appointment.patient_id,
                 kind="nudge",
                 reference=f"appt:{appointment.id}:{rule.id}",
@@ -101,6 +104,17 @@ async def replan_appointment(
     """Cancel pending nudges the appointment no longer needs and plan the ones it does."""
     planned = nudge_plan(appointment, rules, zone, quiet, now)
     keep = [p.key for p in planned]
+    # A nudge cancelled by an earlier replan that the plan wants again (the visit was
+    # cancelled, then restored) never went out: take it back rather than lose it to its key.
+    await session.execute(
+        update(Delivery)
+        .where(
+            Delivery.key.in_(keep),
+            Delivery.status == DeliveryStatus.CANCELLED,
+            Delivery.reason == "replanned",
+        )
+        .values(status=DeliveryStatus.PENDING, reason=None, updated_at=now)
+    )
     await session.execute(
         update(Delivery)
         .where(

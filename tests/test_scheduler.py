@@ -260,7 +260,7 @@ async def test_nudges_carry_name_date_time_and_clinic_only_and_ask_to_confirm(ri
         question = await session.scalar(
             select(Patient.pending_question).where(Patient.id == patient)
         )
-    assert question == f"confirm:{appointment.id}"
+    assert question == f"appointment:{appointment.id}"
 
 
 async def test_a_moved_appointment_replans_and_a_cancelled_one_sends_nothing(rig: Rig) -> None:

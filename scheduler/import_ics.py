@@ -1,0 +1,209 @@
+"""Read appointments from an iCalendar (.ics) file: one VEVENT per appointment, keyed by UID.
+
+What is read from each VEVENT:
+
+- UID: the appointment's key (a derived key when missing, see `derived_uid`).
+- DTSTART: a date-time in its TZID zone, in UTC (`Z`), or floating (the clinic's zone).
+  An all-day event or an unknown TZID is an error. DTEND or DURATION gives the length.
+- STATUS: CANCELLED cancels, CONFIRMED confirms, TENTATIVE or none means booked; a calendar
+  with METHOD:CANCEL cancels every event in it.
+- The patient: the first ATTENDEE whose address is `tel:` or `telegram:` (its CN is the name);
+  else a phone number in CONTACT (the text before it is the name); else in DESCRIPTION, which
+  may say `Telegram: <id>` instead. A mailto: ATTENDEE's CN still gives the name.
+- ORGANIZER's CN is the practitioner.
+- SEQUENCE, then LAST-MODIFIED: when a UID appears more than once in a file, the newest wins.
+
+RRULE and RECURRENCE-ID (recurring events) are reported and skipped.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import phonenumbers
+from icalendar import Calendar, Component
+
+from bot.db.models import AppointmentStatus
+from scheduler.import_rows import (
+    MAX_UID,
+    AppointmentRow,
+    ImportFileError,
+    derived_uid,
+    phone_urn,
+    shown,
+    telegram_urn,
+    zone_named,
+)
+
+__all__ = ["parse_ics"]
+
+_STATUS = {
+    "": None,
+    "TENTATIVE": None,
+    "CONFIRMED": AppointmentStatus.CONFIRMED,
+    "CANCELLED": AppointmentStatus.CANCELLED,
+}
+_TELEGRAM = re.compile(r"\btelegram(?:[ _]?id)?\s*[:#=]?\s*(-?\d{3,19})\b", re.IGNORECASE)
+_OLDEST = datetime.min.replace(tzinfo=UTC)
+
+Version = tuple[int, datetime, int]
+
+
+def _prop(component: Component, name: str) -> Any:
+    # icalendar types a property as a union of every value class; each caller knows which.
+    return component.get(name)
+
+
+def _listed(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, list) else [value]
+
+
+def _param(prop: Any, name: str) -> str | None:
+    params = getattr(prop, "params", None)
+    value = params.get(name) if params is not None else None
+    if value is None:
+        return None
+    return str(value).strip() or None
+
+
+def _first_number(text: str, region: str) -> tuple[str, int] | None:
+    for match in phonenumbers.PhoneNumberMatcher(text, region):
+        e164 = phonenumbers.format_number(match.number, phonenumbers.PhoneNumberFormat.E164)
+        return f"tel:{e164}", match.start
+    return None
+
+
+def _patient(event: Component, region: str) -> tuple[str, str | None]:
+    attendees = _listed(_prop(event, "ATTENDEE"))
+    named = next((n for a in attendees if (n := _param(a, "CN"))), None)
+    for attendee in attendees:
+        scheme, _, path = str(attendee).strip().partition(":")
+        if scheme.lower() == "tel":
+            return phone_urn(path, region), _param(attendee, "CN") or named
+        if scheme.lower() == "telegram":
+            return telegram_urn(path), _param(attendee, "CN") or named
+    for contact in _listed(_prop(event, "CONTACT")):
+        found = _first_number(str(contact), region)
+        if found is not None:
+            before = str(contact)[: found[1]].strip(" ,;-:\n")
+            return found[0], named or _param(contact, "CN") or before or None
+    description = str(_prop(event, "DESCRIPTION") or "")
+    found = _first_number(description, region)
+    if found is not None:
+        return found[0], named
+    telegram = _TELEGRAM.search(description)
+    if telegram is not None:
+        return telegram_urn(telegram.group(1)), named
+    raise ValueError("no phone or telegram id (ATTENDEE tel:, CONTACT or DESCRIPTION)")
+
+
+def _instant(prop: Any, clinic_zone: ZoneInfo) -> datetime:
+    try:
+        value = prop.dt
+    except (ValueError, AttributeError):
+        raise ValueError("unparseable date") from None
+    if not isinstance(value, datetime):
+        raise ValueError("an all-day event has no start time")
+    if value.tzinfo is None:
+        # icalendar leaves a TZID it cannot resolve naive; no TZID at all means floating time.
+        tzid = _param(prop, "TZID")
+        value = value.replace(tzinfo=zone_named(tzid) if tzid else clinic_zone)
+    return value.astimezone(UTC)
+
+
+def _minutes(event: Component, start: Any, clinic_zone: ZoneInfo) -> int | None:
+    if _prop(event, "DTEND") is not None:
+        length = _instant(_prop(event, "DTEND"), clinic_zone) - _instant(start, clinic_zone)
+    elif _prop(event, "DURATION") is not None:
+        length = _prop(event, "DURATION").dt
+    else:
+        return None
+    if not isinstance(length, timedelta) or length <= timedelta(0):
+        raise ValueError("the event ends before it starts")
+    return int(length.total_seconds() // 60)
+
+
+def _event(
+    event: Component, line: int, cancelled: bool, clinic_zone: ZoneInfo, region: str
+) -> AppointmentRow:
+    if _prop(event, "RRULE") is not None or _prop(event, "RECURRENCE-ID") is not None:
+        raise ValueError("recurring events are not supported")
+    start = _prop(event, "DTSTART")
+    if start is None:
+        raise ValueError("missing start")
+    starts_at = _instant(start, clinic_zone)
+    raw_status = str(_prop(event, "STATUS") or "").strip().upper()
+    if raw_status not in _STATUS:
+        raise ValueError(f"unknown status {shown(raw_status)}")
+    status = AppointmentStatus.CANCELLED if cancelled else _STATUS[raw_status]
+    urn, name = _patient(event, region)
+    uid = str(_prop(event, "UID") or "").strip() or derived_uid(urn, starts_at)
+    if len(uid) > MAX_UID:
+        raise ValueError(f"UID longer than {MAX_UID} characters")
+    return AppointmentRow(
+        line=line,
+        uid=uid,
+        urn=urn,
+        name=name,
+        starts_at=starts_at,
+        duration_minutes=_minutes(event, start, clinic_zone),
+        practitioner=_param(_prop(event, "ORGANIZER"), "CN"),
+        status=status,
+    )
+
+
+def _version(event: Component, order: int) -> Version:
+    try:
+        sequence = int(_prop(event, "SEQUENCE") or 0)
+        modified = (
+            _prop(event, "LAST-MODIFIED").dt if _prop(event, "LAST-MODIFIED") is not None else None
+        )
+    except (ValueError, AttributeError, TypeError):
+        sequence, modified = 0, None
+    if not isinstance(modified, datetime):
+        modified = _OLDEST
+    elif modified.tzinfo is None:
+        modified = modified.replace(tzinfo=UTC)
+    return sequence, modified, order
+
+
+def _event_lines(data: bytes) -> Iterator[int]:
+    # icalendar keeps no line numbers: find each VEVENT's BEGIN line in the raw text, in the
+    # same document order as Calendar.walk.
+    for number, line in enumerate(data.decode("utf-8", "replace").splitlines(), start=1):
+        if line.strip().upper() == "BEGIN:VEVENT":
+            yield number
+
+
+def parse_ics(
+    data: bytes, *, clinic_zone: ZoneInfo, region: str
+) -> tuple[list[AppointmentRow], list[str]]:
+    """Parse an iCalendar file into rows and "line N (UID u): reason" errors."""
+    try:
+        calendar = Calendar.from_ical(data)
+    except ValueError as exc:
+        raise ImportFileError(f"not an iCalendar file: {str(exc).splitlines()[0][:120]}") from None
+    cancelled = str(_prop(calendar, "METHOD") or "").strip().upper() == "CANCEL"
+    lines = list(_event_lines(data))
+    newest: dict[str, tuple[Version, AppointmentRow]] = {}
+    errors: list[str] = []
+    for order, event in enumerate(calendar.walk("VEVENT")):
+        line = lines[order] if order < len(lines) else 0
+        uid = str(_prop(event, "UID") or "").strip()
+        where = f"line {line}" + (f" (UID {shown(uid)})" if uid else "")
+        try:
+            row = _event(event, line, cancelled, clinic_zone, region)
+        except ValueError as exc:
+            errors.append(f"{where}: {exc}")
+            continue
+        version = _version(event, order)
+        if row.uid not in newest or newest[row.uid][0] < version:
+            newest[row.uid] = (version, row)
+    rows = sorted((row for _, row in newest.values()), key=lambda row: row.line)
+    return rows, errors

@@ -1,0 +1,104 @@
+"""One imported appointment row, and the checks both file formats share."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import phonenumbers
+
+from bot.db.models import AppointmentStatus
+from bot.errors import ClinicbotError
+
+__all__ = [
+    "MAX_UID",
+    "AppointmentRow",
+    "ImportFileError",
+    "derived_uid",
+    "parse_status",
+    "phone_urn",
+    "shown",
+    "telegram_urn",
+    "zone_named",
+]
+
+MAX_UID = 255  # appointments.external_uid is String(255)
+_TELEGRAM_ID = re.compile(r"-?\d{1,19}")
+
+
+class ImportFileError(ClinicbotError):
+    """The file as a whole cannot be imported: unreadable, or of an unknown format."""
+
+    exit_code = 2
+
+
+@dataclass(frozen=True)
+class AppointmentRow:
+    """A parsed appointment; `status` None means "on", without saying booked or confirmed."""
+
+    line: int
+    uid: str
+    urn: str
+    name: str | None
+    starts_at: datetime
+    duration_minutes: int | None
+    practitioner: str | None
+    status: AppointmentStatus | None
+
+
+def shown(text: str) -> str:
+    """Quote a user's value for a one-line error, cut short."""
+    return repr(text if len(text) <= 40 else text[:37] + "...")
+
+
+def phone_urn(raw: str, region: str) -> str:
+    """Return `tel:+E164` for a phone number; ValueError (without the number) if invalid."""
+    try:
+        number = phonenumbers.parse(raw.strip(), region)
+    except phonenumbers.NumberParseException:
+        raise ValueError("bad phone number") from None
+    if not phonenumbers.is_valid_number(number):
+        raise ValueError("bad phone number")
+    return "tel:" + phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def telegram_urn(raw: str) -> str:
+    """Return `telegram:<id>` for a Telegram chat id; ValueError if it is not a number."""
+    text = raw.strip()
+    if not _TELEGRAM_ID.fullmatch(text):
+        raise ValueError(f"bad telegram_id {shown(text)}")
+    return f"telegram:{int(text)}"
+
+
+def zone_named(name: str) -> ZoneInfo:
+    """Return the IANA zone of that name; ValueError "unknown zone" otherwise."""
+    try:
+        return ZoneInfo(name.strip())
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown zone {shown(name)}") from None
+
+
+def parse_status(raw: str) -> AppointmentStatus | None:
+    """Return the status a cell names, None when blank; ValueError "unknown status" otherwise."""
+    text = raw.strip().lower().replace("-", "_").replace(" ", "_")
+    if not text:
+        return None
+    try:
+        return AppointmentStatus(text)
+    except ValueError:
+        raise ValueError(f"unknown status {shown(raw.strip())}") from None
+
+
+def derived_uid(urn: str, starts_at: datetime) -> str:
+    """Return a stable key for a row without an id: the patient's address and start instant.
+
+    The key names the (patient, start) pair, not the appointment: a moved time or a changed
+    phone number looks like a new appointment (the old one is left as it was, not cancelled),
+    and two rows for one patient at one instant are the same appointment.
+    """
+    instant = starts_at.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+    digest = hashlib.sha256(f"{urn}|{instant}".encode()).hexdigest()[:40]
+    return f"derived:{digest}"

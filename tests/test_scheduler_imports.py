@@ -1,0 +1,334 @@
+"""Appointment import: good rows in, bad rows reported by line, re-imports move and cancel."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import select, update
+
+from bot.db.models import Address, Appointment, AppointmentStatus, Delivery, Patient
+from bot.db.session import Database
+from bot.settings import DEFAULT_CONTENT_DIR
+from scheduler.import_csv import parse_csv, parse_start
+from scheduler.import_rows import ImportFileError, derived_uid
+from scheduler.imports import ImportReport, import_rows, read_appointment_file
+from scheduler.rules import load_nudge_rules
+from scheduler.timing import QuietHours
+from tests.conftest import FakeClock
+
+PAYLOADS = Path(__file__).parent / "payloads" / "appointments"
+LA = ZoneInfo("America/Los_Angeles")
+RULES = load_nudge_rules(DEFAULT_CONTENT_DIR / "nudges.yaml")
+RULE_IDS = {"before_48h", "before_2h", "day_after", "rebook"}
+
+CSV_ERRORS = [
+    "line 5: bad phone number",
+    "line 6: missing start",
+    "line 7: unknown zone 'Mars/Olympus'",
+    "line 8: unparseable date 'next tuesday'",
+    "line 9: unknown status 'maybe'",
+]
+ICS_ERRORS = [
+    "line 30 (UID 'ics-4@clinic.example'): unknown zone 'Mars/Olympus'",
+    "line 36 (UID 'ics-5@clinic.example'): no phone or telegram id "
+    "(ATTENDEE tel:, CONTACT or DESCRIPTION)",
+    "line 42 (UID 'ics-6@clinic.example'): an all-day event has no start time",
+    "line 48 (UID 'ics-7@clinic.example'): unparseable date",
+    "line 54 (UID 'ics-8@clinic.example'): unknown status 'MAYBE'",
+    "line 61 (UID 'ics-9@clinic.example'): missing start",
+    "line 66 (UID 'ics-10@clinic.example'): bad phone number",
+]
+
+
+async def run_import(db: Database, name: str, clock: FakeClock) -> ImportReport:
+    rows, errors = read_appointment_file(PAYLOADS / name, None, clinic_zone=LA, region="US")
+    async with db.session() as session, session.begin():
+        report = await import_rows(
+            session, rows, rules=RULES, clinic_zone=LA, quiet=QuietHours(), now=clock()
+        )
+    report.errors = errors
+    return report
+
+
+async def appointments(db: Database) -> dict[str, Appointment]:
+    async with db.session() as session:
+        rows = (await session.execute(select(Appointment))).scalars()
+        return {row.external_uid or "": row for row in rows}
+
+
+async def nudges(db: Database) -> dict[tuple[str, str], list[tuple[str, datetime]]]:
+    """Map (external uid, rule) to its nudges' (status, due_at), oldest due first."""
+    async with db.session() as session:
+        ids = await session.execute(select(Appointment.id, Appointment.external_uid))
+        uids = dict(ids.all())
+        rows = await session.execute(
+            select(Delivery.kind, Delivery.reference, Delivery.status, Delivery.due_at).order_by(
+                Delivery.due_at
+            )
+        )
+        found: dict[tuple[str, str], list[tuple[str, datetime]]] = {}
+        for kind, reference, status, due_at in rows:
+            assert kind == "nudge"
+            prefix, appointment_id, rule = reference.split(":")
+            assert prefix == "appt"
+            uid = uids[int(appointment_id)] or ""
+            found.setdefault((uid, rule), []).append((status, due_at))
+        return found
+
+
+async def outbox_snapshot(db: Database) -> list[tuple[object, ...]]:
+    async with db.session() as session:
+        rows = await session.execute(select(Delivery).order_by(Delivery.key))
+        return [
+            (d.key, d.patient_id, d.status, d.reason, d.due_at, d.updated_at)
+            for d in rows.scalars()
+        ]
+
+
+async def test_csv_import_creates_good_rows_and_reports_bad_lines(
+    db: Database, clock: FakeClock
+) -> None:
+    report = await run_import(db, "schedule.csv", clock)
+    assert (report.created, report.updated, report.unchanged, report.cancelled) == (5, 0, 0, 0)
+    assert report.errors == CSV_ERRORS
+    found = await appointments(db)
+    derived = derived_uid("tel:+15035550108", datetime(2026, 3, 11, 17, tzinfo=UTC))
+    assert set(found) == {"A-100", "A-101", "A-102", "A-109", derived}
+    ana, ben = found["A-100"], found["A-101"]
+    assert ana.starts_at == datetime(2026, 3, 10, 17, tzinfo=UTC)
+    assert (ana.duration_minutes, ana.practitioner, ana.status) == (60, "Dr. Lee", "booked")
+    # The day after the spring-forward change: 10:00 local is PDT (UTC-7), not PST.
+    assert ben.starts_at == datetime(2026, 3, 9, 17, tzinfo=UTC)
+    assert (ben.duration_minutes, ben.status) == (90, "confirmed")
+    assert found["A-102"].status == "booked" and found["A-102"].duration_minutes == 60
+    # 02:30 on the change day does not exist: it moves forward by the gap, to 03:30 PDT.
+    assert found["A-109"].starts_at.astimezone(LA).time() == time(3, 30)
+    async with db.session() as session:
+        people = dict(
+            (await session.execute(select(Address.urn, Patient.name).join(Patient))).all()
+        )
+    assert people == {
+        "tel:+15035550101": "Ana Ruiz",
+        "tel:+15035550102": "Ben Cho",
+        "telegram:7001234": "Cam Diaz",
+        "tel:+15035550108": "Dana Without Id",
+        "tel:+15035550109": "Eli Gap",
+    }
+    planned = await nudges(db)
+    assert set(planned) == {(uid, rule) for uid in found for rule in RULE_IDS}
+    assert all(rows == [("pending", rows[0][1])] for rows in planned.values())
+    # 48 real hours before a visit just after the change is 09:00 PST, not 10:00.
+    due = planned["A-101", "before_48h"][0][1]
+    assert due == datetime(2026, 3, 7, 17, tzinfo=UTC) and due.astimezone(LA).hour == 9
+    assert planned["A-101", "day_after"][0][1] == datetime(2026, 3, 10, 17, tzinfo=UTC)
+
+
+async def test_reimporting_the_same_file_changes_nothing(db: Database, clock: FakeClock) -> None:
+    await run_import(db, "schedule.csv", clock)
+    before_rows = {uid: a.updated_at for uid, a in (await appointments(db)).items()}
+    before_outbox = await outbox_snapshot(db)
+    clock.advance(hours=1)
+    report = await run_import(db, "schedule.csv", clock)
+    assert (report.created, report.updated, report.unchanged, report.cancelled) == (0, 0, 5, 0)
+    assert report.errors == CSV_ERRORS
+    assert {uid: a.updated_at for uid, a in (await appointments(db)).items()} == before_rows
+    assert await outbox_snapshot(db) == before_outbox
+
+
+async def test_reimport_moves_one_and_cancels_another(db: Database, clock: FakeClock) -> None:
+    await run_import(db, "schedule.csv", clock)
+    clock.advance(hours=1)
+    report = await run_import(db, "schedule_moved.csv", clock)
+    assert (report.created, report.updated, report.unchanged, report.cancelled) == (0, 1, 3, 1)
+    assert report.errors == []
+    found = await appointments(db)
+    assert found["A-100"].starts_at == datetime(2026, 3, 10, 21, tzinfo=UTC)
+    assert found["A-100"].updated_at == clock.now
+    assert found["A-101"].status == "cancelled"
+    planned = await nudges(db)
+    assert planned["A-100", "before_48h"] == [
+        ("cancelled", datetime(2026, 3, 8, 17, tzinfo=UTC)),
+        ("pending", datetime(2026, 3, 8, 21, tzinfo=UTC)),
+    ]
+    assert planned["A-100", "before_2h"] == [
+        ("cancelled", datetime(2026, 3, 10, 15, tzinfo=UTC)),
+        ("pending", datetime(2026, 3, 10, 19, tzinfo=UTC)),
+    ]
+    # Same local day, so the next-morning check-in keeps its time and its row.
+    assert planned["A-100", "day_after"] == [("pending", datetime(2026, 3, 11, 17, tzinfo=UTC))]
+    assert {rows[0][0] for (uid, _), rows in planned.items() if uid == "A-101"} == {"cancelled"}
+    others = [rows for (uid, _), rows in planned.items() if uid not in {"A-100", "A-101"}]
+    assert all(len(rows) == 1 and rows[0][0] == "pending" for rows in others)
+
+
+async def test_restoring_a_cancelled_appointment_brings_its_nudges_back(
+    db: Database, clock: FakeClock
+) -> None:
+    await run_import(db, "schedule.csv", clock)
+    first = await nudges(db)
+    await run_import(db, "schedule_moved.csv", clock)
+    report = await run_import(db, "schedule.csv", clock)
+    assert (report.created, report.updated, report.unchanged, report.cancelled) == (0, 2, 3, 0)
+    found = await appointments(db)
+    assert found["A-101"].status == "confirmed"
+    planned = await nudges(db)
+    for rule in RULE_IDS:
+        assert planned["A-101", rule] == first["A-101", rule]
+    assert planned["A-100", "before_48h"] == [
+        ("pending", datetime(2026, 3, 8, 17, tzinfo=UTC)),
+        ("cancelled", datetime(2026, 3, 8, 21, tzinfo=UTC)),
+    ]
+
+
+async def test_what_the_bot_knows_survives_a_reimport(db: Database, clock: FakeClock) -> None:
+    await run_import(db, "schedule.csv", clock)
+    async with db.session() as session, session.begin():
+        await session.execute(
+            update(Appointment)
+            .where(Appointment.external_uid.in_(["A-100", "A-102"]))
+            .values(status=AppointmentStatus.CONFIRMED)
+        )
+    report = await run_import(db, "schedule.csv", clock)
+    assert report.unchanged == 5
+    found = await appointments(db)
+    assert found["A-100"].status == found["A-102"].status == "confirmed"
+
+
+async def test_ics_import_then_a_moved_and_a_cancelled_event(
+    db: Database, clock: FakeClock
+) -> None:
+    report = await run_import(db, "schedule.ics", clock)
+    assert (report.created, report.updated, report.unchanged, report.cancelled) == (3, 0, 0, 0)
+    assert report.errors == ICS_ERRORS
+    found = await appointments(db)
+    dee, eve, finn = (found[f"ics-{n}@clinic.example"] for n in (1, 2, 3))
+    assert dee.starts_at == datetime(2026, 3, 9, 16, 30, tzinfo=UTC)
+    assert (dee.duration_minutes, dee.practitioner, dee.status) == (60, "Dr. Lee", "confirmed")
+    # ics-2 appears twice: SEQUENCE 2 (18:00Z) beats the later-listed SEQUENCE 1 (19:00Z).
+    assert (eve.starts_at, eve.duration_minutes) == (datetime(2026, 3, 11, 18, tzinfo=UTC), 45)
+    assert finn.starts_at == datetime(2026, 3, 12, 18, tzinfo=UTC)  # floating: clinic's zone
+    async with db.session() as session:
+        people = dict(
+            (await session.execute(select(Address.urn, Patient.name).join(Patient))).all()
+        )
+    assert people == {
+        "tel:+15035550111": "Dee Park",
+        "tel:+15035550112": "Eve Stone",
+        "telegram:7005550113": "Finn Gray",
+    }
+    assert len(await nudges(db)) == 12
+
+    clock.advance(hours=2)
+    again = await run_import(db, "schedule.ics", clock)
+    assert (again.created, again.updated, again.unchanged) == (0, 0, 3)
+
+    moved = await run_import(db, "schedule_moved.ics", clock)
+    assert (moved.created, moved.updated, moved.unchanged, moved.cancelled) == (0, 1, 1, 1)
+    found = await appointments(db)
+    assert found["ics-1@clinic.example"].starts_at == datetime(2026, 3, 9, 18, 30, tzinfo=UTC)
+    assert found["ics-2@clinic.example"].status == "cancelled"
+    planned = await nudges(db)
+    assert [s for s, _ in planned["ics-1@clinic.example", "before_2h"]] == [
+        "cancelled",
+        "pending",
+    ]
+    assert planned["ics-1@clinic.example", "before_2h"][1][1] == datetime(
+        2026, 3, 9, 16, 30, tzinfo=UTC
+    )
+    eve_rules = [rows for (uid, _), rows in planned.items() if uid == "ics-2@clinic.example"]
+    assert len(eve_rules) == 4 and all(rows[-1][0] == "cancelled" for rows in eve_rules)
+
+
+def test_local_times_at_the_dst_edges_are_deliberate() -> None:
+    gap = parse_start("2026-03-08 02:30", "America/Los_Angeles", LA)
+    assert gap == datetime(2026, 3, 8, 10, 30, tzinfo=UTC)  # 03:30 PDT
+    doubled = parse_start("2026-11-01T01:30", "", LA)
+    assert doubled == datetime(2026, 11, 1, 8, 30, tzinfo=UTC)  # the first 01:30, PDT
+    second = parse_start("2026-11-01T01:30-08:00", "", LA)
+    assert second == datetime(2026, 11, 1, 9, 30, tzinfo=UTC)  # an offset picks the other
+    with pytest.raises(ValueError, match="no time of day"):
+        parse_start("2026-03-10", "", LA)
+
+
+def test_csv_line_numbers_count_blank_lines_and_quoted_newlines() -> None:
+    text = (
+        "phone,name,start\n"
+        "\n"
+        '(503) 555-0101,"Ana\nRuiz",2026-03-10T10:00:00-07:00\n'
+        "555,Bad,2026-03-10T10:00:00-07:00\n"
+    )
+    rows, errors = parse_csv(text, clinic_zone=LA, region="US")
+    assert [(r.line, r.name) for r in rows] == [(3, "Ana\nRuiz")]
+    assert errors == ["line 5: bad phone number"]
+
+
+def test_derived_keys_follow_the_patient_and_the_instant() -> None:
+    start = datetime(2026, 3, 10, 17, tzinfo=UTC)
+    assert derived_uid("tel:+15035550101", start) == derived_uid(
+        "tel:+15035550101", start.astimezone(LA)
+    )
+    assert derived_uid("tel:+15035550101", start) != derived_uid(
+        "tel:+15035550101", start + timedelta(hours=1)
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "fmt", "message"),
+    [
+        ("schedule.txt", None, "unknown format '.txt'"),
+        ("schedule.csv", "xml", "unknown format 'xml'"),
+        ("missing.csv", None, "cannot read"),
+        ("schedule.ics", "csv", "the CSV header needs a `start` column"),
+        ("schedule.csv", "ics", "not an iCalendar file"),
+    ],
+)
+def test_unreadable_files_are_one_error(
+    tmp_path: Path, name: str, fmt: str | None, message: str
+) -> None:
+    source = PAYLOADS / ("schedule.ics" if name.endswith(".ics") else "schedule.csv")
+    path = tmp_path / name
+    if name != "missing.csv":
+        path.write_bytes(source.read_bytes())
+    with pytest.raises(ImportFileError, match=message):
+        read_appointment_file(path, fmt, clinic_zone=LA, region="US")
+
+
+def clinicbot(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(DEFAULT_CONTENT_DIR.parent)},
+        timeout=120,
+        check=False,
+    )
+
+
+def test_cli_imports_reports_and_exits_by_outcome(tmp_path: Path) -> None:
+    # Far in the future, because the command uses the real clock.
+    good = "phone,name,start\n(503) 555-0101,Ana Ruiz,2035-03-10T10:00:00-07:00\n"
+    (tmp_path / "good.csv").write_text(good)
+    (tmp_path / "mixed.csv").write_text(good + "12345,Bad,2035-03-10T10:00:00-07:00\n")
+    first = clinicbot("appointments", "import", "good.csv", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout == "good.csv: 1 created, 0 updated, 0 unchanged, 0 cancelled, 0 skipped\n"
+    assert (tmp_path / "data" / "clinicbot.db").exists()
+    mixed = clinicbot("appointments", "import", "mixed.csv", cwd=tmp_path)
+    assert mixed.returncode == 1
+    assert mixed.stdout.splitlines() == [
+        "line 3: bad phone number",
+        "mixed.csv: 0 created, 0 updated, 1 unchanged, 0 cancelled, 1 skipped",
+    ]
+    for args in (["nowhere.csv"], ["good.csv", "--format", "xml"]):
+        failed = clinicbot("appointments", "import", *args, cwd=tmp_path)
+        assert failed.returncode == 2
+        assert len(failed.stderr.strip().splitlines()) == 1 and "Traceback" not in failed.stderr
+    ics = clinicbot("appointments", "import", str(PAYLOADS / "schedule.ics"), cwd=tmp_path)
+    assert ics.returncode == 1 and len(ics.stdout.splitlines()) == len(ICS_ERRORS) + 1
+    assert clinicbot("appointments", "import", "--help", cwd=tmp_path).returncode == 0
