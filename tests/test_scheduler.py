@@ -197,7 +197,8 @@ async def test_after_downtime_recent_tips_go_and_old_ones_are_recorded_missed(ri
     rig.clock.now = datetime(2026, 5, 1, 17, 45, tzinfo=UTC)  # 10:45: 9:00 is stale, 10:30 fresh
     await rig.scheduler.tick()
     [(urn, message)] = rig.telegram.sent
-    assert urn == "telegram:502" and message.topic is not None and message.topic.startswith("diet.")
+    assert urn == "telegram:502"
+    assert message.topic is not None and message.topic.startswith("diet.")
     statuses = await rig.statuses()
     assert ("tip", "missed", "expired") in statuses and ("tip", "sent", None) in statuses
 
