@@ -1,0 +1,1 @@
+"""The SMS channel through Twilio: signed webhooks in, the REST API out."""

@@ -1,0 +1,171 @@
+"""Decide the SMS replies to one inbound text: keywords, consent, appointments, then the core."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.clock import Clock
+from bot.db.models import Patient, ProcessedUpdate
+from bot.db.patients import consents_of, find_or_create_patient, log_message
+from bot.db.session import Database
+from content.language import detect_language
+from handlers.appointment_replies import (
+    AppointmentIntent,
+    apply_reply,
+    pending_appointment,
+    understand,
+)
+from handlers.consent import opt_in, stop_everything
+from handlers.conversation import Conversation
+from handlers.messages import Channel, InboundMessage, ReplyKind
+from handlers.sms_keywords import Keyword, classify, keyword_language
+
+__all__ = ["CONSENT_QUESTION", "SmsInbound"]
+
+log = logging.getLogger(__name__)
+
+CONSENT_QUESTION = "consent"
+# Small talk is covered by the welcome itself; anything else is answered after it.
+_WELCOME_COVERS = frozenset(
+    {ReplyKind.GREETING, ReplyKind.HELP, ReplyKind.THANKS, ReplyKind.FALLBACK, ReplyKind.NON_TEXT}
+)
+
+
+class SmsInbound:
+    """Turn one inbound SMS into the plain-text replies to send back."""
+
+    def __init__(
+        self, db: Database, conversation: Conversation, *, clock: Clock, store_bodies: bool
+    ) -> None:
+        self._db = db
+        self._conversation = conversation
+        self._content = conversation.answerer.content
+        self._clock = clock
+        self._store_bodies = store_bodies
+
+    async def handle(self, message: InboundMessage) -> list[str]:
+        """Return the SMS replies to a message (none for a duplicate or an opted-out number)."""
+        now, text = self._clock(), message.text
+        keyword = classify(text)
+        async with self._db.session() as session, session.begin():
+            if message.external_id and not await _first_delivery(session, message, now):
+                log.info("sms inbound: duplicate delivery ignored")
+                return []
+            patient, address, _ = await find_or_create_patient(session, message.address, now=now)
+            lang = patient.language or keyword_language(text) or detect_language(text or "")
+            opted_out = address.opted_out_at is not None
+            welcomed = patient.pending_question is not None or bool(
+                await consents_of(session, patient.id)
+            )
+            reply = await self._keyword_or_answer(session, patient, keyword, text, opted_out)
+            if reply is not None:
+                await self._log(session, patient.id, message, reply, now)
+                return [self._content.message(reply, lang).sms]
+            if not welcomed and not opted_out:
+                patient.pending_question, patient.pending_since = CONSENT_QUESTION, now
+        # Free text: the shared core triages first, logs, and alerts staff on red flags.
+        answers = await self._conversation.handle(message)
+        if opted_out:
+            return []  # an opted-out number gets nothing until START, not even an answer
+        texts = [answer.sms for answer in answers]
+        if welcomed:
+            return texts
+        welcome = self._content.message("sms_welcome", lang).sms
+        if answers and answers[0].kind is ReplyKind.RED_FLAG:
+            return [*texts, welcome]
+        if answers and answers[0].kind in _WELCOME_COVERS:
+            return [welcome]
+        return [welcome, *texts]
+
+    async def _keyword_or_answer(
+        self,
+        session: AsyncSession,
+        patient: Patient,
+        keyword: Keyword | None,
+        text: str | None,
+        opted_out: bool,
+    ) -> str | None:
+        """Act on a keyword or an appointment reply; return the message key to send, if any."""
+        now, pending = self._clock(), patient.pending_question
+        if keyword is Keyword.STOP:
+            await stop_everything(session, patient.id, source="sms:stop", now=now)
+            patient.pending_question = patient.pending_since = None
+            return "sms_stop_confirmation"
+        if keyword is Keyword.START or (
+            keyword is Keyword.YES and (opted_out or pending == CONSENT_QUESTION)
+        ):
+            await opt_in(session, patient.id, source=f"sms:{keyword}", now=now)
+            if pending == CONSENT_QUESTION:
+                patient.pending_question = patient.pending_since = None
+            return "sms_opted_in"
+        if opted_out:
+            return None
+        if keyword is Keyword.HELP:
+            return "sms_help"
+        appointment_id = pending_appointment(pending)
+        if appointment_id is None:
+            return None
+        intent = AppointmentIntent.CONFIRM if keyword is Keyword.YES else understand(text)
+        if intent is None:
+            return None  # a question while a confirmation is pending: answer it, keep asking
+        patient.pending_question = patient.pending_since = None
+        done = await apply_reply(
+            session,
+            patient_id=patient.id,
+            appointment_id=appointment_id,
+            intent=intent,
+            now=now,
+        )
+        if not done:
+            return "sms_appointment_unknown"
+        if intent is AppointmentIntent.CONFIRM:
+            return "sms_appointment_confirmed"
+        return "sms_appointment_reschedule"
+
+    async def _log(
+        self,
+        session: AsyncSession,
+        patient_id: int,
+        message: InboundMessage,
+        reply_key: str,
+        now: datetime,
+    ) -> None:
+        await log_message(
+            session,
+            patient_id=patient_id,
+            direction="in",
+            channel=Channel.SMS,
+            status="received",
+            now=now,
+            external_id=message.external_id,
+            body=message.text if self._store_bodies else None,
+        )
+        await log_message(
+            session,
+            patient_id=patient_id,
+            direction="out",
+            channel=Channel.SMS,
+            status="replied",
+            now=now,
+            kind=reply_key.removeprefix("sms_")[:32],
+        )
+        log.info("sms keyword reply: patient=%s reply=%s", patient_id, reply_key)
+
+
+async def _first_delivery(session: AsyncSession, message: InboundMessage, now: datetime) -> bool:
+    """Record the MessageSid; False if Twilio delivered this message before."""
+    assert message.external_id is not None
+    try:
+        async with session.begin_nested():
+            session.add(
+                ProcessedUpdate(
+                    channel=Channel.SMS, external_id=message.external_id, created_at=now
+                )
+            )
+    except IntegrityError:
+        return False
+    return True

@@ -1,0 +1,83 @@
+"""What Twilio tells us about numbers and messages: opted out, unreachable, delivered."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.db.models import Address, MessageLog
+from handlers.consent import stop_everything
+
+__all__ = [
+    "OPTED_OUT_CODES",
+    "UNREACHABLE_CODES",
+    "mark_opted_out",
+    "mark_unreachable",
+    "record_status",
+]
+
+log = logging.getLogger(__name__)
+
+OPTED_OUT_CODES = frozenset({21610})  # the recipient replied STOP at the carrier or Twilio
+UNREACHABLE_CODES = frozenset({21211, 21614})  # not a valid number; not a mobile number
+
+
+async def _address(session: AsyncSession, urn: str) -> Address | None:
+    found: Address | None = await session.scalar(select(Address).where(Address.urn == urn))
+    return found
+
+
+async def mark_opted_out(session: AsyncSession, urn: str, *, source: str, now: datetime) -> None:
+    """Withdraw every consent of the patient behind a number the carrier says opted out."""
+    address = await _address(session, urn)
+    if address is not None:
+        await stop_everything(session, address.patient_id, source=source, now=now)
+        log.info("sms opted out by carrier: address=%s", address.id)
+
+
+async def mark_unreachable(session: AsyncSession, urn: str, *, reason: str) -> None:
+    """Stop sending to a number Twilio says is invalid or not a mobile."""
+    address = await _address(session, urn)
+    if address is not None:
+        address.reachable, address.unreachable_reason = False, reason
+        log.info("sms unreachable: address=%s reason=%s", address.id, reason)
+
+
+async def record_status(
+    session: AsyncSession,
+    *,
+    urn: str | None,
+    message_sid: str,
+    status: str,
+    error_code: int | None,
+    now: datetime,
+) -> None:
+    """Record a delivery status for a message and act on its error code."""
+    rows = (
+        await session.scalars(select(MessageLog).where(MessageLog.external_id == message_sid))
+    ).all()
+    for row in rows:
+        row.status = status[:16]
+    if not rows:
+        # A TwiML reply has no row yet: its first callback creates one.
+        address = await _address(session, urn) if urn else None
+        session.add(
+            MessageLog(
+                patient_id=address.patient_id if address else None,
+                direction="out",
+                channel="sms",
+                kind="reply",
+                status=status[:16],
+                external_id=message_sid,
+                created_at=now,
+            )
+        )
+    if urn is None or error_code is None:
+        return
+    if error_code in OPTED_OUT_CODES:
+        await mark_opted_out(session, urn, source=f"twilio:{error_code}", now=now)
+    elif error_code in UNREACHABLE_CODES:
+        await mark_unreachable(session, urn, reason=f"twilio:{error_code}")

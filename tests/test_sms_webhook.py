@@ -1,0 +1,330 @@
+"""SMS webhooks: signatures, keywords, consent, appointments, statuses, opted-out silence."""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import httpx
+import pytest
+from sqlalchemy import select
+from starlette.applications import Starlette
+
+from bot.app import Services, open_services
+from bot.channels.sms.channel import SmsChannel
+from bot.db.models import (
+    Address,
+    Appointment,
+    AuditEntry,
+    Consent,
+    ConsentEvent,
+    MessageLog,
+    Patient,
+    SafetyEvent,
+)
+from bot.web import create_app
+from tests.conftest import FakeClock
+from tests.sms_support import PATIENT, PUBLIC_URL, payload, post_signed, sms_settings
+
+URN = f"tel:{PATIENT}"
+
+
+@pytest.fixture
+async def app(database_url: str, clock: FakeClock) -> AsyncIterator[tuple[Starlette, Services]]:
+    settings = sms_settings(database_url)
+    services = await open_services(settings, clock=clock)
+    channel = SmsChannel(settings, clock=clock)
+    await channel.start(services)
+    try:
+        yield Starlette(routes=channel.routes()), services
+    finally:
+        await channel.close()
+        await services.close()
+
+
+@pytest.fixture
+async def client(app: tuple[Starlette, Services]) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app[0])
+    async with httpx.AsyncClient(transport=transport, base_url="http://10.0.0.5:8080") as c:
+        yield c
+
+
+_sid = iter(range(10**6))
+
+
+async def text(client: httpx.AsyncClient, body: str) -> list[str]:
+    """Send one signed inbound SMS and return the reply texts from the TwiML."""
+    sid = f"SM{next(_sid):032x}"
+    params = payload("inbound", Body=body, MessageSid=sid, SmsMessageSid=sid, SmsSid=sid)
+    response = await post_signed(client, "/sms/inbound", params)
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/xml")
+    found = re.findall(r"<Message[^>]*>(.*?)</Message>", response.text, re.DOTALL)
+    return [html.unescape(reply) for reply in found]
+
+
+async def test_a_valid_signature_is_answered_with_twiml(client: httpx.AsyncClient) -> None:
+    response = await post_signed(client, "/sms/inbound", payload("inbound"))
+    assert response.status_code == 200
+    assert '<Message action="https://bot.clinic.example/sms/status"' in response.text
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    ["body", "unsigned", "wrong_url", "wrong_token"],
+)
+async def test_bad_signatures_are_refused_before_anything_is_stored(
+    client: httpx.AsyncClient, app: tuple[Starlette, Services], tamper: str
+) -> None:
+    params = payload("inbound")
+    if tamper == "body":
+        signed = params
+        params = payload("inbound", Body="STOP")
+        response = await post_signed(client, "/sms/inbound", params, signed_params=signed)
+    elif tamper == "unsigned":
+        response = await post_signed(client, "/sms/inbound", params, signature="")
+    elif tamper == "wrong_url":
+        url = "http://10.0.0.5:8080/sms/inbound"  # what the app sees behind the proxy
+        response = await post_signed(client, "/sms/inbound", params, signed_url=url)
+    else:
+        from tests.sms_support import sign
+
+        bad = sign(PUBLIC_URL + "/sms/inbound", params, token="someone-else")
+        response = await post_signed(client, "/sms/inbound", params, signature=bad)
+    assert response.status_code == 403
+    async with app[1].db.session() as session:
+        assert (await session.scalars(select(Patient))).all() == []
+
+
+async def test_repeated_form_keys_are_signed_and_checked_whole(client: httpx.AsyncClient) -> None:
+    params = [*payload("inbound"), ("MediaUrl0", "a"), ("MediaUrl0", "b")]
+    assert (await post_signed(client, "/sms/inbound", params)).status_code == 200
+    dropped = params[:-1]
+    response = await post_signed(client, "/sms/inbound", params, signed_params=dropped)
+    assert response.status_code == 403
+
+
+async def test_oversized_bodies_are_refused(client: httpx.AsyncClient) -> None:
+    params = payload("inbound", Body="x" * 70_000)
+    assert (await post_signed(client, "/sms/inbound", params)).status_code == 413
+
+
+async def test_a_malformed_sender_gets_a_one_line_400(client: httpx.AsyncClient) -> None:
+    response = await post_signed(client, "/sms/inbound", payload("inbound", From="12345"))
+    assert response.status_code == 400
+    assert response.text.startswith("From: ") and "\n" not in response.text
+
+
+async def test_first_contact_is_welcomed_and_asked_for_consent(
+    client: httpx.AsyncClient, app: tuple[Starlette, Services], clock: FakeClock
+) -> None:
+    [welcome] = await text(client, "hello")
+    assert "Reply YES to get appointment reminders" in welcome
+    assert "Reply STOP to opt out" in welcome
+    assert "Willow Creek" in welcome
+    [done] = await text(client, "Yes!")
+    assert "You'll get appointment reminders" in done
+    async with app[1].db.session() as session:
+        patient = (await session.scalars(select(Patient))).one()
+        consents = (await session.scalars(select(Consent))).all()
+    assert patient.pending_question is None
+    assert {(c.granted, c.source, c.recorded_at) for c in consents} == {
+        (True, "sms:yes", clock.now)
+    }
+    assert len(consents) == 3
+
+
+async def test_a_first_question_gets_the_welcome_and_the_answer(client: httpx.AsyncClient) -> None:
+    replies = await text(client, "how long do cupping marks last?")
+    assert len(replies) == 2
+    assert "Reply YES" in replies[0]
+    assert "mark" in replies[1].lower()
+
+
+async def test_red_flags_come_first_even_on_first_contact(
+    client: httpx.AsyncClient, app: tuple[Starlette, Services]
+) -> None:
+    replies = await text(client, "I have crushing chest pain and can't breathe")
+    assert "911" in replies[0]
+    async with app[1].db.session() as session:
+        assert len((await session.scalars(select(SafetyEvent))).all()) == 1
+
+
+@pytest.mark.parametrize("word", ["STOP", "stop.", " Cancel ", "UNSUBSCRIBE", "quit", "Parar"])
+async def test_stop_words_opt_out_of_everything_with_one_confirmation(
+    client: httpx.AsyncClient, app: tuple[Starlette, Services], word: str
+) -> None:
+    await text(client, "hi")
+    [confirmation] = await text(client, word)
+    assert "START" in confirmation
+    async with app[1].db.session() as session:
+        address = (await session.scalars(select(Address))).one()
+        consents = (await session.scalars(select(Consent))).all()
+        events = (await session.scalars(select(ConsentEvent))).all()
+    assert address.opted_out_at is not None
+    assert len(consents) == 3 and not any(c.granted for c in consents)
+    assert {e.source for e in events} == {"sms:stop"}
+
+
+async def test_an_opted_out_number_gets_nothing_until_start(
+    client: httpx.AsyncClient, app: tuple[Starlette, Services]
+) -> None:
+    await text(client, "STOP")
+    assert await text(client, "how much does a visit cost?") == []
+    assert await text(client, "HELP") == []
+    [back] = await text(client, "START")
+    assert "You'll get appointment reminders" in back
+    async with app[1].db.session() as session:
+        address = (await session.scalars(select(Address))).one()
+    assert address.opted_out_at is None
+    assert len(await text(client, "how much does a visit cost?")) == 1
+
+
+async def test_yes_re_subscribes_an_opted_out_patient(client: httpx.AsyncClient) -> None:
+    await text(client, "STOP")
+    [back] = await text(client, "SÍ")
+    assert "Recibira recordatorios" in back  # folded to GSM-7
+
+
+@pytest.mark.parametrize("word", ["HELP", "info", "Ayuda"])
+async def test_help_names_the_clinic_its_phone_and_how_to_opt_out(
+    client: httpx.AsyncClient, word: str
+) -> None:
+    [help_text] = await text(client, word)
+    assert "Willow Creek" in help_text and "(503) 555-0142" in help_text
+    assert "STOP" in help_text
+
+
+async def _appointment(services: Services, clock: FakeClock) -> int:
+    async with services.db.session() as session, session.begin():
+        patient = (await session.scalars(select(Patient))).one()
+        appointment = Appointment(
+            patient_id=patient.id,
+            starts_at=clock.now + timedelta(days=2),
+            created_at=clock.now,
+            updated_at=clock.now,
+        )
+        session.add(appointment)
+        await session.flush()
+        patient.pending_question = f"appointment:{appointment.id}"
+        return appointment.id
+
+
+@pytest.mark.parametrize(
+    ("reply", "status", "answer"),
+    [
+        ("C", "confirmed", "confirmed"),
+        ("yes I'll be there", "confirmed", "confirmed"),
+        ("YES", "confirmed", "confirmed"),
+        ("R", "booked", "new time"),
+        ("can we move it to Thursday?", "booked", "new time"),
+    ],
+)
+async def test_appointment_replies_confirm_or_ask_to_reschedule(
+    client: httpx.AsyncClient,
+    app: tuple[Starlette, Services],
+    clock: FakeClock,
+    reply: str,
+    status: str,
+    answer: str,
+) -> None:
+    await text(client, "hi")
+    await text(client, "yes")
+    appointment_id = await _appointment(app[1], clock)
+    [said] = await text(client, reply)
+    assert answer in said
+    async with app[1].db.session() as session:
+        appointment = await session.get(Appointment, appointment_id)
+        audit = (await session.scalars(select(AuditEntry))).one()
+        patient = (await session.scalars(select(Patient))).one()
+    assert appointment is not None and appointment.status == status
+    assert audit.target == f"appointment:{appointment_id}"
+    assert patient.pending_question is None
+
+
+async def test_a_question_while_a_confirmation_is_pending_is_answered(
+    client: httpx.AsyncClient, app: tuple[Starlette, Services], clock: FakeClock
+) -> None:
+    await text(client, "hi")
+    await text(client, "yes")
+    await _appointment(app[1], clock)
+    [answer] = await text(client, "do you take insurance?")
+    assert "insurance" in answer.lower() or "network" in answer.lower()
+    async with app[1].db.session() as session:
+        patient = (await session.scalars(select(Patient))).one()
+    assert patient.pending_question is not None
+
+
+async def test_a_repeated_delivery_is_answered_once(client: httpx.AsyncClient) -> None:
+    params = payload("inbound", Body="hello")
+    first = await post_signed(client, "/sms/inbound", params)
+    again = await post_signed(client, "/sms/inbound", params)
+    assert "<Message" in first.text and "<Message" not in again.text
+
+
+async def test_status_21610_opts_the_number_out(
+    client: httpx.AsyncClient, app: tuple[Starlette, Services]
+) -> None:
+    await text(client, "hi")
+    response = await post_signed(client, "/sms/status", payload("status_failed_21610"))
+    assert response.status_code == 204
+    async with app[1].db.session() as session:
+        address = (await session.scalars(select(Address))).one()
+        logged = (
+            await session.scalars(select(MessageLog).where(MessageLog.external_id.is_not(None)))
+        ).all()
+    assert address.opted_out_at is not None
+    assert [(m.status, m.direction) for m in logged if m.external_id.startswith("SM1a")] == [
+        ("failed", "out")
+    ]
+
+
+@pytest.mark.parametrize("code", ["21211", "21614"])
+async def test_status_invalid_or_landline_marks_the_address_unreachable(
+    client: httpx.AsyncClient, app: tuple[Starlette, Services], code: str
+) -> None:
+    await text(client, "hi")
+    params = payload("status_failed_21610", ErrorCode=code)
+    assert (await post_signed(client, "/sms/status", params)).status_code == 204
+    async with app[1].db.session() as session:
+        address = (await session.scalars(select(Address))).one()
+    assert not address.reachable and address.unreachable_reason == f"twilio:{code}"
+    assert address.opted_out_at is None
+
+
+async def test_status_updates_the_logged_message(
+    client: httpx.AsyncClient, app: tuple[Starlette, Services]
+) -> None:
+    sid = "SM1a2b3c4d5e6f708192a3b4c5d6e7f8091"
+    for status in ("sent", "delivered"):
+        params = payload("status_failed_21610", MessageStatus=status, ErrorCode="")
+        assert (await post_signed(client, "/sms/status", params)).status_code == 204
+    async with app[1].db.session() as session:
+        rows = (
+            await session.scalars(select(MessageLog).where(MessageLog.external_id == sid))
+        ).all()
+    assert [row.status for row in rows] == ["delivered"]
+
+
+async def test_status_callbacks_need_a_signature(client: httpx.AsyncClient) -> None:
+    response = await post_signed(
+        client, "/sms/status", payload("status_failed_21610"), signature=""
+    )
+    assert response.status_code == 403
+
+
+async def test_the_app_mounts_sms_only_with_twilio_settings(database_url: str) -> None:
+    from bot.settings import load_settings
+
+    plain = create_app(load_settings(database_url=database_url))
+    assert "/sms/inbound" not in {getattr(r, "path", "") for r in plain.routes}
+    app = create_app(sms_settings(database_url))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://x") as c:
+            assert (
+                await post_signed(c, "/sms/inbound", payload("inbound"), signature="")
+            ).status_code == 403
+            assert (await post_signed(c, "/sms/inbound", payload("inbound"))).status_code == 200
