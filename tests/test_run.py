@@ -29,6 +29,8 @@ def test_run_serves_health_and_stops_on_sigterm(tmp_path: Path) -> None:
         PYTHONPATH=str(DEFAULT_CONTENT_DIR.parent),
         PORT=str(port),
         TELEGRAM_BOT_TOKEN="123:test-token",
+        # A closed loopback port: Telegram is unreachable and no test touches the network.
+        TELEGRAM_BASE_URL=f"http://127.0.0.1:{_free_port()}/bot",
         DATABASE_URL=f"sqlite:///{tmp_path / 'run.db'}",
     )
     process = subprocess.Popen(

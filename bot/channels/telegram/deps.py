@@ -1,0 +1,104 @@
+"""What the Telegram handlers share: the database, the core, content and the clock."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from telegram import Update
+from telegram.ext import CallbackContext
+
+from bot.clock import Clock
+from bot.db.models import Address, Patient
+from bot.db.patients import find_or_create_patient
+from bot.db.session import Database
+from content.store import ContentStore
+from handlers.answer import Answerer
+from handlers.conversation import Conversation
+from handlers.messages import Channel, InboundMessage
+from handlers.onboarding import Onboarding
+
+__all__ = ["CHANNEL", "Context", "Deps", "deps", "inbound", "patient_session", "urn_of"]
+
+CHANNEL = Channel.TELEGRAM
+Context = CallbackContext[Any, Any, Any, Any]
+_KEY = "clinicbot"
+
+
+@dataclass(frozen=True)
+class Deps:
+    """The services a handler needs, stored once in the application's bot_data."""
+
+    db: Database
+    conversation: Conversation
+    answerer: Answerer
+    onboarding: Onboarding
+    clock: Clock
+    clinic_zone: str
+
+    @property
+    def content(self) -> ContentStore:
+        """Return the clinic's content."""
+        return self.answerer.content
+
+    def install(self, bot_data: dict[str, Any]) -> None:
+        """Store these deps where `deps(context)` finds them."""
+        bot_data[_KEY] = self
+
+
+def deps(context: Context) -> Deps:
+    """Return the deps stored in the application."""
+    found: Deps = context.bot_data[_KEY]
+    return found
+
+
+def urn_of(chat_id: int) -> str:
+    """Return the address URN of a Telegram chat."""
+    return f"telegram:{chat_id}"
+
+
+def inbound(
+    update: Update, d: Deps, *, text: str | None, payload: str | None = None
+) -> InboundMessage:
+    """Build the neutral inbound message for an update from a private chat."""
+    chat = update.effective_chat
+    user = update.effective_user
+    message = update.effective_message
+    assert chat is not None
+    return InboundMessage(
+        address=urn_of(chat.id),
+        channel=CHANNEL,
+        text=text,
+        received_at=d.clock(),
+        external_id=str(message.message_id) if message else None,
+        display_name=user.first_name if user else None,
+        payload=payload,
+    )
+
+
+@asynccontextmanager
+async def patient_session(
+    d: Deps, update: Update, *, create: bool = True
+) -> AsyncIterator[tuple[AsyncSession, Patient | None]]:
+    """Open a transaction with the chat's patient (created on first contact if `create`)."""
+    chat, user = update.effective_chat, update.effective_user
+    assert chat is not None
+    urn, now = urn_of(chat.id), d.clock()
+    async with d.db.session() as session, session.begin():
+        patient: Patient | None = None
+        address: Address | None = None
+        if create:
+            name = user.first_name if user else None
+            patient, address, _ = await find_or_create_patient(session, urn, now=now, name=name)
+        else:
+            query = select(Address, Patient).join(Patient).where(Address.urn == urn)
+            row = (await session.execute(query)).first()
+            if row is not None:
+                patient, address = row.Patient, row.Address
+        if address is not None and not address.reachable:  # they wrote, so we may write back
+            address.reachable, address.unreachable_reason = True, None
+        yield session, patient

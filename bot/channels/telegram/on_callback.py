@@ -1,0 +1,115 @@
+"""Buttons: every callback query is answered; stale or forged data gets a gentle note."""
+
+from __future__ import annotations
+
+from telegram import Update
+from telegram.constants import ChatType
+
+from bot.channels.telegram.deps import Context, Deps, deps, inbound, patient_session
+from bot.channels.telegram.replies import edit_or_send, send_all
+from handlers import appointments, preferences, privacy, topics
+from handlers.answer import HUMAN_PAYLOAD, TOPIC_PREFIX
+from handlers.messages import OutboundMessage
+from handlers.onboarding import PREFIX as ONBOARDING
+from handlers.wording import option, say
+
+__all__ = ["button"]
+
+_MENU = {"menu:topics", "menu:reminders", "menu:appointments"}
+
+
+async def _browse(d: Deps, update: Update, payload: str, lang: str) -> OutboundMessage | None:
+    parsed = topics.parse(payload)
+    if parsed is None:
+        return None
+    topic, number = parsed
+    if topic is None:
+        return topics.page(d.content, lang, number)
+    [reply] = await d.conversation.handle(
+        inbound(update, d, text=None, payload=TOPIC_PREFIX + topic)
+    )
+    back = option(d.content, "option_back", lang, f"{topics.PREFIX}{number}")
+    return OutboundMessage(
+        text=reply.text,
+        sms=reply.sms,
+        kind=reply.kind,
+        lang=reply.lang,
+        options=(*reply.options, back),
+        topic=reply.topic,
+    )
+
+
+async def _in_place(d: Deps, update: Update, payload: str) -> list[OutboundMessage] | None:
+    now = d.clock()
+    async with patient_session(d, update, create=False) as (session, patient):
+        if patient is None:
+            return None
+        lang = patient.language or "en"
+        zone = d.clinic_zone
+        if payload.startswith(ONBOARDING):
+            return await d.onboarding.choose(session, patient, payload, now=now)
+        if payload.startswith(preferences.PREFIX):
+            found = await preferences.apply(
+                session, d.content, patient, payload, clinic_zone=zone, now=now
+            )
+            return [found] if found else None
+        if payload.startswith("lang:"):
+            changed = preferences.set_language(
+                d.content, patient, payload.removeprefix("lang:"), now=now
+            )
+            return [changed] if changed else None
+        if payload == privacy.FORGET_NO:
+            return [say(d.content, "privacy_kept", lang)]
+        if payload == privacy.FORGET_YES:
+            await privacy.forget(session, patient.id, actor=f"patient:{patient.id}", now=now)
+            return [say(d.content, "privacy_forgotten", lang)]
+        if payload.startswith(appointments.PREFIX):
+            return [
+                await appointments.choose(
+                    session, d.content, patient, payload, clinic_zone=zone, now=now
+                )
+            ]
+        if payload == "menu:reminders":
+            return [
+                await preferences.summary(session, d.content, patient, clinic_zone=zone, now=now)
+            ]
+        if payload == "menu:appointments":
+            return [
+                await appointments.listing(session, d.content, patient, clinic_zone=zone, now=now)
+            ]
+    return None
+
+
+async def button(update: Update, context: Context) -> None:
+    """Act on a pressed button, answering the callback query exactly once."""
+    d, query, chat = deps(context), update.callback_query, update.effective_chat
+    assert query is not None
+    payload = query.data or ""
+    if chat is None or chat.type != ChatType.PRIVATE:
+        await query.answer()
+        return
+    replies: list[OutboundMessage] | None
+    if payload == HUMAN_PAYLOAD or payload.startswith(TOPIC_PREFIX):
+        await query.answer()
+        replies = await d.conversation.handle(inbound(update, d, text=None, payload=payload))
+        await send_all(context.bot, chat.id, replies)
+        return
+    if payload == "menu:topics" or payload.startswith(topics.PREFIX):
+        target = f"{topics.PREFIX}1" if payload == "menu:topics" else payload
+        async with patient_session(d, update, create=False) as (_, patient):
+            lang = (patient.language if patient else None) or "en"
+        page = await _browse(d, update, target, lang)
+        replies = [page] if page else None
+    else:
+        replies = await _in_place(d, update, payload)
+    if replies is None:
+        async with patient_session(d, update, create=False) as (_, patient):
+            lang = (patient.language if patient else None) or "en"
+        await query.answer(d.content.message("onboarding_stale", lang).text)
+        return
+    await query.answer()
+    fresh = payload.startswith(appointments.PREFIX) or payload in _MENU
+    if fresh:
+        await send_all(context.bot, chat.id, replies)
+    else:
+        await edit_or_send(query, chat.id, replies)

@@ -1,0 +1,96 @@
+"""Flood control: at most one message a second per chat and 30 a second overall."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Coroutine
+from datetime import timedelta
+from typing import Any
+
+from telegram.error import RetryAfter
+from telegram.ext import AIORateLimiter
+
+__all__ = ["ChatPacer", "ClinicRateLimiter", "retry_seconds"]
+
+Sleep = Callable[[float], Awaitable[None]]
+_PRUNE_AT = 10_000
+
+
+def retry_seconds(error: RetryAfter) -> float:
+    """Return how long Telegram asked us to wait, in seconds."""
+    value = error.retry_after
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+class ChatPacer:
+    """Space the messages to each chat at least `interval` seconds apart."""
+
+    def __init__(
+        self,
+        interval: float = 1.0,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self._interval = interval
+        self._clock = clock
+        self._sleep = sleep
+        self._next: dict[object, float] = {}
+
+    async def wait(self, chat: object) -> None:
+        """Wait until `chat` may receive its next message, and book the slot after it."""
+        now = self._clock()
+        if len(self._next) > _PRUNE_AT:
+            self._next = {key: due for key, due in self._next.items() if due > now}
+        due = max(self._next.get(chat, now), now)
+        self._next[chat] = due + self._interval
+        if due > now:
+            await self._sleep(due - now)
+
+
+class ClinicRateLimiter(AIORateLimiter):
+    """PTB's limiter (overall and group rates) plus per-chat pacing and RetryAfter waits."""
+
+    def __init__(
+        self,
+        *,
+        overall_max_rate: int = 30,
+        max_retries: int = 2,
+        pacer: ChatPacer | None = None,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        super().__init__(
+            overall_max_rate=overall_max_rate,
+            overall_time_period=1,
+            group_max_rate=20,
+            group_time_period=60,
+            max_retries=0,  # we wait on RetryAfter ourselves, with an injectable sleep
+        )
+        self._pacer = pacer or ChatPacer(sleep=sleep)
+        self._retries = max_retries
+        self._sleep = sleep
+
+    async def process_request(
+        self,
+        callback: Callable[..., Coroutine[Any, Any, bool | dict[str, Any] | list[dict[str, Any]]]],
+        args: Any,
+        kwargs: dict[str, Any],
+        endpoint: str,
+        data: dict[str, Any],
+        rate_limit_args: int | None,
+    ) -> bool | dict[str, Any] | list[dict[str, Any]]:
+        """Pace the request for its chat, and honour RetryAfter up to `max_retries` times."""
+        chat = data.get("chat_id")
+        for attempt in range(self._retries + 1):
+            if chat is not None:
+                await self._pacer.wait(str(chat))
+            try:
+                return await super().process_request(
+                    callback, args, kwargs, endpoint, data, rate_limit_args
+                )
+            except RetryAfter as error:
+                if attempt == self._retries:
+                    raise
+                await self._sleep(retry_seconds(error))
+        raise AssertionError("unreachable")  # pragma: no cover

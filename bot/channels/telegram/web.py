@@ -1,0 +1,232 @@
+"""Run Telegram inside the web app's lifespan: webhook route, polling, start-up and shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from telegram import Update
+from telegram.error import InvalidToken, TelegramError
+from telegram.request import BaseRequest
+
+from bot.app import Services
+from bot.channels.base import ChannelSender, SendOutcome, SendStatus
+from bot.channels.telegram.app import TelegramApp, build_application
+from bot.channels.telegram.commands import register_commands
+from bot.channels.telegram.deps import Deps
+from bot.channels.telegram.ratelimit import ClinicRateLimiter
+from bot.channels.telegram.sender import TelegramSender
+from bot.clock import Clock, utc_now
+from bot.settings import Settings
+from handlers.messages import OutboundMessage
+from handlers.onboarding import Onboarding
+
+__all__ = [
+    "SECRET_HEADER",
+    "TelegramOptions",
+    "TelegramRuntime",
+    "telegram_routes",
+    "telegram_running",
+    "webhook_mode",
+]
+
+log = logging.getLogger(__name__)
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+WEBHOOK_PATH = "/telegram"
+Sleep = Callable[[float], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class TelegramOptions:
+    """Injected edges for tests: the Bot API transport, the clock, the sleep, the limiter."""
+
+    request: BaseRequest | None = None
+    clock: Clock = utc_now
+    sleep: Sleep = asyncio.sleep
+    rate_limiter: ClinicRateLimiter | None = None
+
+
+def webhook_mode(settings: Settings) -> bool:
+    """Say whether Telegram sends updates to our webhook (else we long-poll)."""
+    return bool(
+        settings.telegram_bot_token and settings.public_url and settings.telegram_webhook_secret
+    )
+
+
+class TelegramRuntime:
+    """Start and stop the Application; connecting is retried in the background, never blocking."""
+
+    def __init__(
+        self, application: TelegramApp, settings: Settings, deps: Deps, sleep: Sleep
+    ) -> None:
+        self.application = application
+        self._settings = settings
+        self._deps = deps
+        self._sleep = sleep
+        self._task: asyncio.Task[None] | None = None
+        self.ready = asyncio.Event()
+
+    @property
+    def secret(self) -> str:
+        """Return the webhook secret ('' when polling)."""
+        secret = self._settings.telegram_webhook_secret
+        return secret.get_secret_value() if secret else ""
+
+    async def start(self) -> None:
+        """Connect in the background so an unreachable Telegram never holds up start-up."""
+        self._task = asyncio.create_task(self._connect(), name="telegram-connect")
+
+    async def _connect(self) -> None:
+        delay = 1.0
+        while True:
+            try:
+                await self._start_once()
+                self.ready.set()
+                log.info("telegram: ready (%s)", "webhook" if self._webhook else "polling")
+                return
+            except InvalidToken:
+                log.error("telegram: the bot token was refused; check TELEGRAM_BOT_TOKEN")
+                return
+            except TelegramError as error:
+                log.warning(
+                    "telegram: cannot connect (%s); retrying in %.0fs", type(error).__name__, delay
+                )
+            await self._sleep(delay)
+            delay = min(delay * 2, 60.0)
+
+    @property
+    def _webhook(self) -> bool:
+        return webhook_mode(self._settings)
+
+    async def _start_once(self) -> None:
+        application = self.application
+        await application.initialize()
+        await register_commands(application.bot, self._deps.content)
+        if self._webhook:
+            url = f"{(self._settings.public_url or '').rstrip('/')}{WEBHOOK_PATH}"
+            await application.bot.set_webhook(
+                url, secret_token=self.secret, allowed_updates=Update.ALL_TYPES
+            )
+        else:
+            await application.bot.delete_webhook()
+            assert application.updater is not None
+            await application.updater.start_polling(allowed_updates=Update.ALL_TYPES)
+        await application.start()
+
+    async def stop(self) -> None:
+        """Stop polling and the Application, finishing the update in hand."""
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+            with suppress(asyncio.CancelledError):
+                await self._task
+        application = self.application
+        if application.updater is not None and application.updater.running:
+            await application.updater.stop()
+        if application.running:
+            await application.stop()
+        try:
+            await application.shutdown()
+        except TelegramError as error:
+            log.warning("telegram: shutdown: %s", type(error).__name__)
+
+    def sender(self) -> ChannelSender:
+        """Return the outbox's sender for Telegram; it waits until the bot is connected."""
+        return _ReadySender(self.ready, TelegramSender(self.application.bot, self._deps))
+
+    async def process(self, data: dict[str, Any]) -> None:
+        """Handle one update received over the webhook."""
+        update = Update.de_json(data, self.application.bot)
+        await self.application.process_update(update)
+
+
+class _ReadySender:
+    """Answer RETRY until Telegram is connected, so the outbox never sends too early."""
+
+    def __init__(self, ready: asyncio.Event, sender: TelegramSender) -> None:
+        self._ready, self._sender = ready, sender
+
+    async def send(self, urn: str, message: OutboundMessage) -> SendOutcome:
+        if not self._ready.is_set():
+            return SendOutcome(SendStatus.RETRY, error="telegram_not_ready", retry_after=30.0)
+        return await self._sender.send(urn, message)
+
+
+def build_runtime(
+    settings: Settings, services: Services, options: TelegramOptions
+) -> TelegramRuntime:
+    """Build the runtime for the configured bot token."""
+    assert settings.telegram_bot_token is not None
+    conversation = services.conversation
+    answerer = conversation.answerer
+    clinic_zone = settings.clinic_timezone or str(answerer.content.clinic.get("timezone", "UTC"))
+    deps = Deps(
+        db=services.db,
+        conversation=conversation,
+        answerer=answerer,
+        onboarding=Onboarding(answerer.content, clinic_zone, settings.default_region),
+        clock=options.clock,
+        clinic_zone=clinic_zone,
+    )
+    application = build_application(
+        settings.telegram_bot_token.get_secret_value(),
+        deps,
+        base_url=settings.telegram_base_url,
+        webhook=webhook_mode(settings),
+        request=options.request,
+        rate_limiter=options.rate_limiter,
+    )
+    return TelegramRuntime(application, settings, deps, options.sleep)
+
+
+async def _webhook(request: Request) -> Response:
+    runtime: TelegramRuntime | None = getattr(request.app.state, "telegram", None)
+    given = request.headers.get(SECRET_HEADER, "").encode()
+    # The secret is checked before the body is read, with a constant-time comparison.
+    if (
+        runtime is None
+        or not runtime.secret
+        or not hmac.compare_digest(given, runtime.secret.encode())
+    ):
+        return Response(status_code=403)
+    if not runtime.ready.is_set():
+        return Response(status_code=503)
+    try:
+        data = json.loads(await request.body())
+    except ValueError:
+        return Response(status_code=400)
+    if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
+        return Response(status_code=400)
+    await runtime.process(data)
+    return Response(status_code=200)
+
+
+def telegram_routes(settings: Settings) -> list[Route]:
+    """Return the webhook route when Telegram is configured for webhooks."""
+    return [Route(WEBHOOK_PATH, _webhook, methods=["POST"])] if webhook_mode(settings) else []
+
+
+@asynccontextmanager
+async def telegram_running(
+    settings: Settings, services: Services, state: Any, options: TelegramOptions | None = None
+) -> AsyncIterator[None]:
+    """Run Telegram for the app's lifetime when TELEGRAM_BOT_TOKEN is set."""
+    state.telegram = None
+    if not settings.telegram_bot_token:
+        yield
+        return
+    runtime = build_runtime(settings, services, options or TelegramOptions())
+    state.telegram = runtime
+    await runtime.start()
+    try:
+        yield
+    finally:
+        await runtime.stop()

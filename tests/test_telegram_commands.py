@@ -1,0 +1,186 @@
+"""Each command over the real PTB stack: help, topics, reminders, appointments, privacy, stop."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from bot.db.models import Appointment, AuditEntry, Consent, Patient
+from bot.db.session import Database
+from handlers.answer import Answerer
+from tests.conftest import FakeClock
+from tests.telegram_fake import Harness
+
+
+@pytest.fixture
+async def tg(db: Database, answerer: Answerer, clock: FakeClock) -> AsyncIterator[Harness]:
+    async with Harness.running(db, answerer, clock) as harness:
+        yield harness
+
+
+async def _onboarded(tg: Harness) -> None:
+    await tg.send("command_start")
+    for data in (
+        "ob:language:en",
+        "ob:consent_appointments:yes",
+        "ob:consent_tips:yes",
+        "ob:consent_announcements:yes",
+        "ob:tips:done",
+        "ob:time:morning",
+        "ob:timezone:keep",
+    ):
+        await tg.press(data)
+    await tg.say("Skip")
+
+
+async def test_free_text_gets_the_answer_with_topic_and_staff_buttons(tg: Harness) -> None:
+    [call] = await tg.say("how long do cupping marks last")
+    assert "<b>" in call.text and call.params["parse_mode"] == "HTML"
+    assert ("Talk to our team", "human") in call.buttons
+
+
+async def test_red_flags_come_first_even_while_a_time_zone_is_expected(tg: Harness) -> None:
+    await _onboarded(tg)
+    await tg.press("rem:zone")
+    [call] = await tg.say("I have crushing chest pain")
+    assert "911" in call.text
+
+
+async def test_help_lists_the_commands(tg: Harness) -> None:
+    [call] = await tg.send("command_start", text="/help")
+    assert "/reminders" in call.text and "/forget" in call.text
+
+
+async def test_unknown_commands_get_help(tg: Harness) -> None:
+    [call] = await tg.send("command_start", text="/frobnicate")
+    assert "/topics" in call.text
+
+
+async def test_topics_browse_in_place_and_answer(tg: Harness) -> None:
+    [call] = await tg.send("command_start", text="/topics")
+    assert "1 of" in call.text and ("Next", "browse:2") in call.buttons
+    calls = await tg.press("browse:2")
+    assert [c.method for c in calls] == ["answerCallbackQuery", "editMessageText"]
+    topic = next(data for _, data in calls[1].buttons if data.startswith("browse:t:"))
+    calls = await tg.press(topic)
+    assert (
+        calls[1].method == "editMessageText" and ("Back to topics", "browse:2") in calls[1].buttons
+    )
+    calls = await tg.press("browse:t:no.such.topic:1")
+    assert calls[1].method == "editMessageText"  # a polite "not sure", never an error
+    calls = await tg.press("browse:999")
+    assert [c.method for c in calls] == ["answerCallbackQuery"]
+
+
+async def test_reminders_toggle_days_time_pause_and_time_zone(tg: Harness, db: Database) -> None:
+    await _onboarded(tg)
+    [call] = await tg.send("command_start", text="/reminders")
+    assert "Reminders are on." in call.text
+    for data in ("rem:tip:diet", "rem:days:weekdays", "rem:time:midday", "rem:pause"):
+        calls = await tg.press(data)
+        assert calls[1].method == "editMessageText"
+    assert "✓ Diet" in [b[0] for b in calls[1].buttons]
+    assert "Weekdays" in calls[1].text and "12:00" in calls[1].text and "paused" in calls[1].text
+    await tg.press("rem:zone")
+    [call] = await tg.say("Mars/Olympus")
+    assert call.text.startswith("I don't know the time zone")
+    await tg.press("rem:zone")
+    [call] = await tg.say("America/New_York")
+    assert "America/New_York" in call.text
+    async with db.session() as session:
+        patient = (await session.scalars(select(Patient))).one()
+    assert patient.timezone == "America/New_York" and patient.reminders_paused
+
+
+async def test_appointments_confirm_and_reschedule(
+    tg: Harness, db: Database, clock: FakeClock
+) -> None:
+    await _onboarded(tg)
+    [call] = await tg.send("command_start", text="/appointments")
+    assert "no upcoming appointments" in call.text
+    async with db.session() as session, session.begin():
+        patient = (await session.scalars(select(Patient))).one()
+        visit = Appointment(
+            patient_id=patient.id,
+            starts_at=clock() + timedelta(days=1),
+            practitioner="Dr. Mei Lin",
+            created_at=clock(),
+            updated_at=clock(),
+        )
+        session.add(visit)
+    [call] = await tg.send("command_start", text="/appointments")
+    assert "Tue 3 Mar, 07:00" in call.text and "Mei" not in call.text
+    assert [data for _, data in call.buttons] == [
+        f"appt:confirm:{visit.id}",
+        f"appt:reschedule:{visit.id}",
+    ]
+    calls = await tg.press(f"appt:confirm:{visit.id}")
+    assert "Thanks Ana, your visit on Tue 3 Mar, 07:00 is confirmed." in calls[1].text
+    calls = await tg.press(f"appt:reschedule:{visit.id}")
+    assert "change your visit" in calls[1].text
+    calls = await tg.press(f"appt:confirm:{visit.id + 99}")
+    assert "no longer available" in calls[1].text
+    async with db.session() as session:
+        actions = (await session.scalars(select(AuditEntry.action))).all()
+    assert "appointment.confirmed" in actions and "appointment.reschedule_requested" in actions
+
+
+async def test_language_human_and_stop_then_start(tg: Harness, db: Database) -> None:
+    await _onboarded(tg)
+    [call] = await tg.send("command_start", text="/language")
+    calls = await tg.press("lang:es")
+    assert "español" in calls[1].text
+    [call] = await tg.send("command_start", text="/human")
+    assert "(503) 555-0142" in call.text
+    [call] = await tg.send("command_start", text="/stop")
+    assert "No le enviaremos" in call.text
+    async with db.session() as session:
+        granted = (await session.scalars(select(Consent.granted))).all()
+    assert not any(granted)
+    calls = await tg.send("command_start")
+    assert "Bienvenido de nuevo" in calls[0].text
+    async with db.session() as session:
+        granted = (await session.scalars(select(Consent.granted))).all()
+    assert all(granted)
+
+
+async def test_mydata_sends_a_json_document(tg: Harness) -> None:
+    await _onboarded(tg)
+    [call] = await tg.send("command_start", text="/mydata")
+    assert call.method == "sendDocument"
+
+
+async def test_forget_erases_after_confirmation_and_is_audited(tg: Harness, db: Database) -> None:
+    await _onboarded(tg)
+    [call] = await tg.send("command_start", text="/forget")
+    assert [d for _, d in call.buttons] == ["forget:yes", "forget:no"]
+    calls = await tg.press("forget:no")
+    assert "Nothing was erased" in calls[1].text
+    calls = await tg.press("forget:yes")
+    assert "erased" in calls[1].text
+    async with db.session() as session:
+        assert (await session.scalars(select(Patient))).all() == []
+        audit = (await session.scalars(select(AuditEntry))).all()
+    assert [(a.action, a.detail is not None) for a in audit] == [("patient.erased", True)]
+    calls = await tg.press("forget:yes")  # a stale button after erasure
+    assert [c.method for c in calls] == ["answerCallbackQuery"]
+
+
+async def test_export_holds_the_patients_rows(tg: Harness, db: Database) -> None:
+    from handlers.privacy import export, export_json
+
+    await _onboarded(tg)
+    async with db.session() as session:
+        patient = (await session.scalars(select(Patient))).one()
+        data = json.loads(export_json(await export(session, patient.id)))
+    assert data["patient"]["language"] == "en"
+    assert {row["category"] for row in data["consents"]} == {
+        "appointments",
+        "tips",
+        "announcements",
+    }
+    assert data["addresses"][0]["urn"] == "telegram:5550001"
