@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import time
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -38,6 +39,12 @@ class Settings(BaseSettings):
     twilio_messaging_service_sid: str | None = None
     twilio_from_number: str | None = None
     twilio_api_base_url: str = "https://api.twilio.com"
+    # No automated SMS from start to end, patient-local (replies to a patient are always sent).
+    quiet_hours_start: time = time(21, 0)
+    quiet_hours_end: time = time(8, 0)
+    # The scheduler (tips, appointment nudges) runs in `clinicbot run`; one process only.
+    scheduler_enabled: bool = True
+    scheduler_tick_seconds: float = Field(default=30.0, gt=0, le=3600)
 
     @field_validator("clinic_timezone")
     @classmethod

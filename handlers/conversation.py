@@ -3,17 +3,25 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
+from bot.db.models import Appointment, Patient
 from bot.db.patients import find_or_create_patient, log_message, record_safety_event
 from bot.db.session import Database
 from handlers.alerts import AlertSink
 from handlers.answer import HUMAN_PAYLOAD, TOPIC_PREFIX, Answerer, Reply
 from handlers.messages import InboundMessage, OutboundMessage, ReplyKind
+from handlers.pain_score import PENDING_PREFIX as PAIN_PREFIX
+from handlers.pain_score import parse_pain_score, record_pain_score
 
 __all__ = ["Conversation"]
 
 log = logging.getLogger(__name__)
+
+PENDING_FOR = timedelta(days=3)  # after this, a number is no longer taken as the answer
 
 
 class Conversation:
@@ -33,6 +41,16 @@ class Conversation:
         self._clock = clock
         self._alerts = alerts
         self._store_bodies = store_bodies
+
+    @property
+    def answerer(self) -> Answerer:
+        """Return the answerer, whose content channels use for their own messages."""
+        return self._answerer
+
+    @property
+    def clock(self) -> Clock:
+        """Return the clock this conversation stamps messages with."""
+        return self._clock
 
     async def handle(self, message: InboundMessage) -> list[OutboundMessage]:
         """Reply to one inbound message."""
@@ -54,6 +72,8 @@ class Conversation:
                 body=message.text if self._store_bodies else None,
             )
             reply = self._reply(message, patient.language)
+            if reply.kind is not ReplyKind.RED_FLAG:
+                reply = await self._pending_answer(session, patient, message, now) or reply
             if reply.kind is ReplyKind.RED_FLAG and reply.category and reply.rule:
                 await record_safety_event(
                     session,
@@ -88,6 +108,36 @@ class Conversation:
                 patient_id=patient_id, category=reply.category, channel=message.channel
             )
         return [_outbound(reply)]
+
+    async def _pending_answer(
+        self, session: AsyncSession, patient: Patient, message: InboundMessage, now: datetime
+    ) -> Reply | None:
+        """Take a reply to a question the clinic asked (a 0-10 pain score), if it is one."""
+        question = patient.pending_question or ""
+        if not question.startswith(PAIN_PREFIX) or message.text is None:
+            return None
+        if patient.pending_since is None or now - patient.pending_since > PENDING_FOR:
+            patient.pending_question = patient.pending_since = None
+            return None
+        score = parse_pain_score(message.text)
+        if score is None:
+            return None
+        reference = question.removeprefix(PAIN_PREFIX)
+        appointment = (
+            await session.get(Appointment, int(reference)) if reference.isdigit() else None
+        )
+        appointment_id = appointment.id if appointment is not None else None  # may be gone
+        await record_pain_score(session, patient.id, appointment_id, score, now)
+        patient.pending_question = patient.pending_since = None
+        lang = patient.language or "en"
+        thanks = self._answerer.content.message("pain_score_thanks", lang)
+        score_text = str(score)
+        return Reply(
+            ReplyKind.PAIN_SCORE,
+            lang,
+            thanks.text.replace("{score}", score_text),
+            thanks.sms.replace("{score}", score_text),
+        )
 
     def _reply(self, message: InboundMessage, lang: str | None) -> Reply:
         answerer = self._answerer

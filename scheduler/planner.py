@@ -115,15 +115,19 @@ async def replan_appointment(
         )
         .values(status=DeliveryStatus.PENDING, reason=None, updated_at=now)
     )
+    stale = update(Delivery).where(
+        Delivery.kind == "nudge",
+        Delivery.reference.like(f"appt:{appointment.id}:%"),
+        Delivery.status == DeliveryStatus.PENDING,
+        Delivery.key.not_in(keep),
+    )
+    if session.get_bind().dialect.name == "sqlite":
+        # Nudge keys start "nudge:<appointment id>:" and SQLite compares bytes, so this range
+        # walks the unique key index instead of scanning every pending row per appointment.
+        prefix = f"nudge:{appointment.id}:"
+        stale = stale.where(Delivery.key >= prefix, Delivery.key < f"nudge:{appointment.id};")
     await session.execute(
-        update(Delivery)
-        .where(
-            Delivery.kind == "nudge",
-            Delivery.reference.like(f"appt:{appointment.id}:%"),
-            Delivery.status == DeliveryStatus.PENDING,
-            Delivery.key.not_in(keep),
-        )
-        .values(status=DeliveryStatus.CANCELLED, reason="replanned", updated_at=now)
+        stale.values(status=DeliveryStatus.CANCELLED, reason="replanned", updated_at=now)
     )
     await insert_planned(session, planned, now)
     return planned

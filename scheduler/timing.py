@@ -6,6 +6,8 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from handlers.quiet_hours import is_quiet, next_allowed_time
+
 __all__ = [
     "QuietHours",
     "local_instant",
@@ -51,27 +53,22 @@ def occurrences(
 
 
 class QuietHours:
-    """Night hours (default 21:00-08:00 local) when no automated message goes out."""
+    """Night hours (default 21:00-08:00 local) when no automated message goes out.
+
+    The instant arithmetic across DST lives in handlers.quiet_hours; this adds the choices
+    the scheduler makes with it.
+    """
 
     def __init__(self, start: time = time(21), end: time = time(8)) -> None:
         self.start, self.end = start, end
 
-    def _quiet(self, local: time) -> bool:
-        if self.start <= self.end:
-            return self.start <= local < self.end
-        return local >= self.start or local < self.end
-
     def is_quiet(self, instant: datetime, zone: ZoneInfo) -> bool:
         """Say whether an instant falls in quiet hours in the given zone."""
-        return self._quiet(instant.astimezone(zone).time())
+        return is_quiet(instant.astimezone(zone).time(), self.start, self.end)
 
     def next_allowed(self, instant: datetime, zone: ZoneInfo) -> datetime:
         """Return the instant itself if allowed, else the end of this quiet period."""
-        if not self.is_quiet(instant, zone):
-            return instant
-        local = instant.astimezone(zone)
-        day = local.date() if local.time() < self.end else local.date() + timedelta(days=1)
-        return local_instant(day, self.end, zone)
+        return next_allowed_time(instant, zone, self.start, self.end)
 
     def last_allowed_before(self, instant: datetime, zone: ZoneInfo) -> datetime:
         """Return the instant if allowed, else the last allowed minute before quiet began."""

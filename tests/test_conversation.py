@@ -7,7 +7,7 @@ import logging
 import pytest
 from sqlalchemy import select
 
-from bot.db.models import Address, MessageLog, Patient, SafetyEvent
+from bot.db.models import Address, MessageLog, PainScore, Patient, SafetyEvent
 from bot.db.session import Database
 from bot.logs import configure_logging
 from handlers.answer import Answerer
@@ -176,3 +176,35 @@ async def test_logs_carry_ids_never_text_or_phone_numbers(
     assert "patient=" in logged and "reply=red_flag" in logged
     for private in ("Bob", "neighbour", "reused", "legs", "+15035550123", "5035550123"):
         assert private not in logged
+
+
+async def test_a_pain_score_answers_the_day_after_question_once(
+    conversation: Conversation, db: Database, clock: FakeClock
+) -> None:
+    await conversation.handle(_message(clock, "hello"))
+    async with db.session() as session, session.begin():
+        patient = await session.scalar(select(Patient))
+        assert patient is not None
+        patient.pending_question, patient.pending_since = "pain_score:7", clock()
+    clock.advance(hours=2)
+    [thanks] = await conversation.handle(_message(clock, "about a 4"))
+    assert thanks.kind is ReplyKind.PAIN_SCORE and "4/10" in thanks.text
+    [later] = await conversation.handle(_message(clock, "5"))
+    assert later.kind is not ReplyKind.PAIN_SCORE  # the question was answered already
+    async with db.session() as session:
+        scores = (await session.execute(select(PainScore.score, PainScore.appointment_id))).all()
+        pending = await session.scalar(select(Patient.pending_question))
+    assert [tuple(row) for row in scores] == [(4, None)]  # appointment 7 does not exist
+    assert pending is None
+
+
+async def test_a_red_flag_beats_a_pending_pain_score(
+    conversation: Conversation, db: Database, clock: FakeClock
+) -> None:
+    await conversation.handle(_message(clock, "hello"))
+    async with db.session() as session, session.begin():
+        patient = await session.scalar(select(Patient))
+        assert patient is not None
+        patient.pending_question, patient.pending_since = "pain_score:7", clock()
+    [reply] = await conversation.handle(_message(clock, "10, and now I can't feel my legs"))
+    assert reply.kind is ReplyKind.RED_FLAG and reply.category == "emergency"

@@ -1,0 +1,80 @@
+"""Build the running scheduler from settings, content and the channels' senders."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from bot.app import Services
+from bot.channels.base import ChannelSender
+from bot.clock import Clock, utc_now
+from bot.errors import ContentError
+from bot.settings import Settings
+from content.tips import load_tips
+from scheduler.dispatch import Dispatcher
+from scheduler.rules import load_nudge_rules
+from scheduler.service import Scheduler
+from scheduler.timing import QuietHours
+
+__all__ = ["build_scheduler", "clinic_zone", "scheduler_running"]
+
+log = logging.getLogger(__name__)
+
+
+def clinic_zone(settings: Settings, services: Services) -> ZoneInfo:
+    """Return CLINIC_TIMEZONE, else clinic.yaml's time zone (both validated before)."""
+    clinic = services.conversation.answerer.content.clinic
+    return ZoneInfo(settings.clinic_timezone or str(clinic["timezone"]))
+
+
+def build_scheduler(
+    settings: Settings,
+    services: Services,
+    senders: Mapping[str, ChannelSender],
+    *,
+    clock: Clock = utc_now,
+) -> Scheduler:
+    """Load tips and nudge rules (ContentError if broken) and wire the dispatcher."""
+    try:
+        tips = load_tips(settings.content_dir)
+        rules = load_nudge_rules(settings.content_dir / "nudges.yaml")
+    except ValueError as exc:
+        raise ContentError(f"content is not usable: {exc}") from None
+    zone = clinic_zone(settings, services)
+    quiet = QuietHours(settings.quiet_hours_start, settings.quiet_hours_end)
+    content = services.conversation.answerer.content
+    dispatcher = Dispatcher(
+        services.db, content, tips, rules, senders, clock=clock, clinic_zone=zone, quiet=quiet
+    )
+    return Scheduler(services.db, dispatcher, rules, clock=clock, clinic_zone=zone, quiet=quiet)
+
+
+@asynccontextmanager
+async def scheduler_running(
+    settings: Settings, services: Services, state: Any
+) -> AsyncIterator[None]:
+    """Run the scheduler for the app's lifetime over whichever channels are configured."""
+    senders: dict[str, ChannelSender] = {}
+    telegram = getattr(state, "telegram", None)
+    if telegram is not None:
+        senders["telegram"] = telegram.sender()
+    sms = getattr(state, "sms", None)
+    if sms is not None and sms.sender is not None:
+        senders["tel"] = sms.sender
+    state.scheduler = None
+    if not settings.scheduler_enabled or not senders:
+        yield
+        return
+    scheduler = build_scheduler(settings, services, senders)
+    await scheduler.start(settings.scheduler_tick_seconds)
+    state.scheduler = scheduler
+    log.info(
+        "scheduler: ticking every %ss over %s", settings.scheduler_tick_seconds, sorted(senders)
+    )
+    try:
+        yield
+    finally:
+        await scheduler.stop()
