@@ -42,6 +42,8 @@ class Settings(BaseSettings):
     # No automated SMS from start to end, patient-local (replies to a patient are always sent).
     quiet_hours_start: time = time(21, 0)
     quiet_hours_end: time = time(8, 0)
+    # What the Twilio sender allows: a long code 1, toll-free 3, a short code up to 100.
+    sms_messages_per_second: float = Field(default=1.0, gt=0, le=1000)
     # The scheduler (tips, appointment nudges) runs in `clinicbot run`; one process only.
     scheduler_enabled: bool = True
     scheduler_tick_seconds: float = Field(default=30.0, gt=0, le=3600)

@@ -24,9 +24,7 @@ from handlers.conversation import Conversation
 from handlers.onboarding import Onboarding
 from tests.conftest import FakeClock
 
-SPEC_PATH = (
-    Path(__file__).resolve().parents[2] / "shared" / "specs" / "telegram_bot_api_7.4_spec.json"
-)
+SPEC_PATH = Path(__file__).resolve().parent / "specs" / "telegram_bot_api_7.4_spec.json"
 PAYLOADS = Path(__file__).resolve().parent / "payloads" / "telegram"
 BASE_URL = "https://bot-api.test/bot"
 TOKEN = "123456:TEST-TOKEN"

@@ -32,7 +32,7 @@ from handlers.messages import OutboundMessage, ReplyKind
 from tests.conftest import FakeClock
 from tests.sms_support import ACCOUNT_SID, PATIENT, SERVICE_SID, TOKEN, sms_settings
 
-SPECS = Path(__file__).resolve().parent.parent.parent / "shared" / "specs"
+SPECS = Path(__file__).resolve().parent / "specs"
 URN = f"tel:{PATIENT}"
 NOON_PORTLAND = datetime(2026, 3, 2, 20, 0, tzinfo=UTC)
 MIDNIGHT_PORTLAND = datetime(2026, 3, 3, 8, 0, tzinfo=UTC)

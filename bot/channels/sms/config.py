@@ -35,6 +35,8 @@ class SmsConfig:
     quiet_start: time
     quiet_end: time
     store_bodies: bool = False
+    # Twilio queues what a sender cannot send at once; pacing here keeps that queue short.
+    messages_per_second: float = 1.0
 
     @property
     def status_callback(self) -> str:
@@ -80,4 +82,5 @@ class SmsConfig:
             quiet_start=settings.quiet_hours_start,
             quiet_end=settings.quiet_hours_end,
             store_bodies=settings.store_message_bodies,
+            messages_per_second=settings.sms_messages_per_second,
         )

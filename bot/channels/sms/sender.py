@@ -10,6 +10,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import aiohttp
+from aiolimiter import AsyncLimiter
 from sqlalchemy import select
 from twilio.base.exceptions import TwilioRestException, TwilioServiceException
 
@@ -41,6 +42,13 @@ RATE_LIMITED = 20429
 Sleep = Callable[[float], Awaitable[None]]
 
 
+def _limiter(per_second: float) -> AsyncLimiter:
+    """Pace every send of this process at the configured messages per second."""
+    if per_second >= 1:
+        return AsyncLimiter(per_second, 1.0)
+    return AsyncLimiter(1, 1.0 / per_second)
+
+
 class SmsSender:
     """The SMS ChannelSender: nothing to opted-out or unreachable numbers, ever."""
 
@@ -64,6 +72,7 @@ class SmsSender:
         self._sleep = sleep
         self._attempts = attempts
         self._backoff = backoff
+        self._pace = _limiter(config.messages_per_second)
 
     async def send(
         self, urn: str, message: OutboundMessage, *, reply: bool = False
@@ -121,9 +130,13 @@ class SmsSender:
         for attempt in range(self._attempts):
             delay = self._backoff * 2**attempt
             try:
-                created = await self._rest.client.messages.create_async(
-                    to=to, body=body, status_callback=self._config.status_callback, **self._route()
-                )
+                async with self._pace:
+                    created = await self._rest.client.messages.create_async(
+                        to=to,
+                        body=body,
+                        status_callback=self._config.status_callback,
+                        **self._route(),
+                    )
             except (TwilioRestException, TwilioServiceException) as exc:
                 code, status = exc.code, exc.status
                 if code in OPTED_OUT_CODES:
