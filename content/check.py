@@ -89,6 +89,7 @@ REQUIRED_MESSAGES = (
     "confirm_button",
     "reschedule_button",
     "pain_score_thanks",
+    "broadcast",
     "sms_welcome",
     "sms_opted_in",
     "sms_stop_confirmation",

@@ -30,6 +30,7 @@ class ReplyKind(StrEnum):
     HUMAN = "human"
     SYSTEM = "system"  # menus, prompts and confirmations outside the answer flow
     TIP = "tip"
+    BROADCAST = "broadcast"
     PAIN_SCORE = "pain_score"
     NUDGE = "nudge"
 

@@ -16,8 +16,17 @@ from content.store import ContentStore
 from content.tips import Tip
 from handlers.messages import OutboundMessage, QuickReply, ReplyKind
 
-__all__ = ["CONFIRM_PREFIX", "RESCHEDULE_PREFIX", "next_tip", "nudge_message", "tip_message"]
+__all__ = [
+    "BROADCAST_PREFIX",
+    "CONFIRM_PREFIX",
+    "RESCHEDULE_PREFIX",
+    "broadcast_message",
+    "next_tip",
+    "nudge_message",
+    "tip_message",
+]
 
+BROADCAST_PREFIX = "broadcast:"
 CONFIRM_PREFIX = "appt:confirm:"
 RESCHEDULE_PREFIX = "appt:reschedule:"
 MAX_SEGMENTS = 2
@@ -64,6 +73,20 @@ def tip_message(content: ContentStore, tip: Tip) -> OutboundMessage:
         kind=ReplyKind.TIP,
         lang=tip.lang,
         topic=tip.id,
+    )
+
+
+def broadcast_message(
+    content: ContentStore, text: str, lang: str, broadcast_id: int
+) -> OutboundMessage:
+    """Return a staff announcement; by SMS it names the clinic and says how to opt out."""
+    message = content.message("broadcast", lang)
+    return OutboundMessage(
+        text=message.text.replace("{text}", text),
+        sms=to_sms_text(message.sms.replace("{text}", text)),
+        kind=ReplyKind.BROADCAST,
+        lang=lang,
+        topic=f"{BROADCAST_PREFIX}{broadcast_id}",
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -17,6 +18,8 @@ from bot.db.models import (
     Address,
     Appointment,
     AppointmentStatus,
+    Broadcast,
+    BroadcastStatus,
     ConsentCategory,
     Delivery,
     DeliveryStatus,
@@ -28,7 +31,13 @@ from bot.db.session import Database
 from content.store import ContentStore
 from content.tips import Tip
 from handlers.messages import OutboundMessage
-from scheduler.compose import next_tip, nudge_message, tip_message
+from scheduler.compose import (
+    BROADCAST_PREFIX,
+    broadcast_message,
+    next_tip,
+    nudge_message,
+    tip_message,
+)
 from scheduler.planner import patient_zone
 from scheduler.rules import NudgeRule
 from scheduler.timing import QuietHours
@@ -115,7 +124,7 @@ class Dispatcher:
         if delivery.kind == "tip" and patient.reminders_paused:
             self._finish(delivery, DeliveryStatus.SKIPPED, "paused")
             return None
-        address = await self._address(session, patient.id)
+        address = await self._address(session, patient.id, delivery.channel)
         if address is None:
             self._finish(delivery, DeliveryStatus.SKIPPED, "unreachable")
             return None
@@ -131,14 +140,17 @@ class Dispatcher:
         message, question = composed
         return _Ready(address.urn, address.scheme, address.id, message, question)
 
-    async def _address(self, session: AsyncSession, patient_id: int) -> Address | None:
+    async def _address(
+        self, session: AsyncSession, patient_id: int, only: str | None
+    ) -> Address | None:
+        schemes = [only] if only else list(self._senders)
         addresses = (
             await session.execute(
                 select(Address).where(
                     Address.patient_id == patient_id,
                     Address.reachable.is_(True),
                     Address.opted_out_at.is_(None),
-                    Address.scheme.in_(list(self._senders)),
+                    Address.scheme.in_([s for s in schemes if s in self._senders]),
                 )
             )
         ).scalars()
@@ -166,6 +178,8 @@ class Dispatcher:
             return tip_message(self._content, tip), None
         if delivery.kind == "nudge":
             return await self._nudge(session, delivery, patient, lang, zone)
+        if delivery.kind == "broadcast":
+            return await self._broadcast(session, delivery, lang)
         self._finish(delivery, DeliveryStatus.FAILED, "unknown_kind")
         return None
 
@@ -203,6 +217,20 @@ class Dispatcher:
         question = {"confirm": "appointment", "pain_score": "pain_score"}.get(rule.ask or "")
         question = f"{question}:{appointment.id}" if question else None
         return message, question
+
+    async def _broadcast(
+        self, session: AsyncSession, delivery: Delivery, lang: str
+    ) -> tuple[OutboundMessage, str | None] | None:
+        broadcast_id = delivery.reference.removeprefix(BROADCAST_PREFIX)
+        broadcast = (
+            await session.get(Broadcast, int(broadcast_id)) if broadcast_id.isdigit() else None
+        )
+        if broadcast is None or broadcast.status == BroadcastStatus.CANCELLED:
+            self._finish(delivery, DeliveryStatus.CANCELLED, "broadcast_cancelled")
+            return None
+        texts = json.loads(broadcast.texts)
+        text = texts.get(lang) or texts.get("en") or next(iter(texts.values()), "")
+        return broadcast_message(self._content, str(text), lang, broadcast.id), None
 
     async def _has_later_visit(self, session: AsyncSession, appointment: Appointment) -> bool:
         later = await session.scalar(

@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from bot.channels.base import SendOutcome, SendStatus
 from bot.db.models import (
     Address,
     Appointment,
     AppointmentStatus,
+    Broadcast,
+    BroadcastStatus,
     ConsentCategory,
     Delivery,
     DeliveryStatus,
@@ -30,6 +33,7 @@ from handlers.answer import Answerer
 from handlers.consent import opt_in, stop_everything
 from handlers.messages import OutboundMessage
 from scheduler.dispatch import Dispatcher
+from scheduler.outbox import PlannedDelivery, insert_planned
 from scheduler.planner import replan_appointment
 from scheduler.rules import load_nudge_rules
 from scheduler.service import Scheduler
@@ -320,3 +324,60 @@ async def test_transient_errors_are_retried_and_blocked_patients_marked_unreacha
     assert (
         address is not None and not address.reachable and address.unreachable_reason == "Forbidden"
     )
+
+
+async def test_a_broadcast_goes_on_its_chosen_channel_and_a_cancelled_one_does_not(
+    rig: Rig,
+) -> None:
+    rig.clock.now = datetime(2026, 12, 20, 18, 0, tzinfo=UTC)  # 10:00 PST
+    patient = await _patient(rig, "telegram:601", tips=(), lang="es")
+    async with rig.db.session() as session, session.begin():
+        session.add(
+            Address(
+                patient_id=patient, urn="tel:+15035550160", scheme="tel", created_at=rig.clock()
+            )
+        )
+        kept = Broadcast(
+            created_by="cli",
+            texts=json.dumps({"en": "Closed Dec 24-26.", "es": "Cerrado del 24 al 26 de dic."}),
+            audience="{}",
+            send_at=rig.clock(),
+            created_at=rig.clock(),
+            updated_at=rig.clock(),
+        )
+        dropped = Broadcast(
+            created_by="cli",
+            texts=json.dumps({"en": "Old news."}),
+            audience="{}",
+            status=BroadcastStatus.CANCELLED,
+            send_at=rig.clock(),
+            created_at=rig.clock(),
+            updated_at=rig.clock(),
+        )
+        session.add_all([kept, dropped])
+        await session.flush()
+        for broadcast in (kept, dropped):
+            await insert_planned(
+                session,
+                [
+                    PlannedDelivery(
+                        f"broadcast:{patient}:{broadcast.id}",
+                        patient,
+                        "broadcast",
+                        f"broadcast:{broadcast.id}",
+                        rig.clock(),
+                        None,
+                    )
+                ],
+                rig.clock(),
+            )
+        await session.execute(update(Delivery).values(channel="tel"))
+    await rig.scheduler.tick()
+    assert rig.telegram.sent == []
+    [(urn, message)] = rig.sms.sent
+    assert urn == "tel:+15035550160"
+    assert message.sms == (
+        "Willow Creek Acupuncture & Cupping: Cerrado del 24 al 26 de dic. "
+        "Responda STOP para no recibir mas."
+    )
+    assert ("broadcast", "cancelled", "broadcast_cancelled") in await rig.statuses()

@@ -28,6 +28,8 @@ __all__ = [
     "AppointmentStatus",
     "AuditEntry",
     "Base",
+    "Broadcast",
+    "BroadcastStatus",
     "Consent",
     "ConsentCategory",
     "ConsentEvent",
@@ -37,11 +39,15 @@ __all__ = [
     "PainScore",
     "Patient",
     "PatientStatus",
+    "PatientTag",
     "ProcessedUpdate",
     "ReminderPreference",
     "SafetyEvent",
     "Staff",
     "StaffRole",
+    "Ticket",
+    "TicketPost",
+    "TicketStatus",
     "TipCategory",
     "UTCDateTime",
 ]
@@ -322,6 +328,85 @@ class PainScore(Base):
     )
     score: Mapped[int] = mapped_column(Integer)
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class BroadcastStatus(StrEnum):
+    """Where a staff announcement stands."""
+
+    SCHEDULED = "scheduled"  # recipients planned; waiting for send_at
+    RUNNING = "running"
+    DONE = "done"
+    CANCELLED = "cancelled"
+
+
+class Broadcast(Base):
+    """A staff announcement: its text per language, who it is for, and when it goes."""
+
+    __tablename__ = "broadcasts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_by: Mapped[str] = mapped_column(String(64))  # "staff:<telegram id>" or "cli"
+    texts: Mapped[str] = mapped_column(Text)  # JSON: {"en": "...", "es": "..."}
+    audience: Mapped[str] = mapped_column(Text)  # JSON: the audience as chosen
+    status: Mapped[str] = mapped_column(String(16), default=BroadcastStatus.SCHEDULED)
+    send_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    recipients: Mapped[int] = mapped_column(Integer, default=0)
+    report_chat_id: Mapped[int | None] = mapped_column(BigInteger)  # where progress goes
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class PatientTag(Base):
+    """A label staff give patients, to choose an announcement's audience."""
+
+    __tablename__ = "patient_tags"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id", ondelete="CASCADE"))
+    tag: Mapped[str] = mapped_column(String(32))
+
+    __table_args__ = (
+        UniqueConstraint("patient_id", "tag", name="uq_patient_tags_patient"),
+        Index("ix_patient_tags_tag", "tag"),
+    )
+
+
+class TicketStatus(StrEnum):
+    """Whether a hand-off to staff is open."""
+
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class Ticket(Base):
+    """A conversation handed to staff: while open, the patient's messages go to the staff group."""
+
+    __tablename__ = "tickets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    patient_id: Mapped[int] = mapped_column(
+        ForeignKey("patients.id", ondelete="CASCADE"), index=True
+    )
+    status: Mapped[str] = mapped_column(String(16), default=TicketStatus.OPEN)
+    reason: Mapped[str] = mapped_column(String(32))  # "human", "reschedule", "fallback"
+    channel: Mapped[str] = mapped_column(String(16))  # where the patient wrote from
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    closed_by: Mapped[str | None] = mapped_column(String(64))
+
+
+class TicketPost(Base):
+    """A message posted to the staff group for a ticket, so a reply to it finds the ticket."""
+
+    __tablename__ = "ticket_posts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    message_id: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (UniqueConstraint("chat_id", "message_id", name="uq_ticket_posts_message"),)
 
 
 class Staff(Base):
