@@ -165,14 +165,6 @@ REQUIRED_MESSAGES = (
     "privacy_forgotten",
     "privacy_kept",
     "telegram_commands",
-    "sms_welcome",
-    "sms_opted_in",
-    "sms_stop_confirmation",
-    "sms_help",
-    "sms_appointment_confirmed",
-    "sms_appointment_reschedule",
-    "sms_appointment_unknown",
-    "sms_opt_out",
 )
 REQUIRED_CLINIC_FACTS = ("name", "phone", "timezone", "address", "hours", "booking_url")
 FIELDS = ("id", "lang", "title", "questions", "keywords", "related", "reviewed", "sms")
@@ -338,6 +330,13 @@ def _read(directory: Path) -> tuple[list[Problem], Any, list[AnswerFile], dict[s
             problems.append(_as_problem(exc, path))
             continue
         problems += _check_messages(path, messages[lang], clinic, lang)
+    keys = {lang: set(raw) for lang, raw in messages.items() if isinstance(raw, dict)}
+    for lang, own in keys.items():
+        # Every message in every language: a patient never gets a silent English fallback.
+        for other, theirs in keys.items():
+            for key in sorted(theirs - own):
+                path = directory / "messages" / f"{lang}.yaml"
+                problems.append(Problem(path, 1, f"message {key!r} is in {other}.yaml only"))
     return problems, clinic, files, messages
 
 

@@ -117,3 +117,13 @@ def test_load_content_refuses_broken_content(content: Path) -> None:
     (content / "answers" / "en" / "pricing.md").unlink()
     with pytest.raises(ValueError, match="required topic 'pricing' is missing"):
         load_content(content)
+
+
+def test_a_message_missing_in_one_language_is_reported(content: Path) -> None:
+    path = content / "messages" / "es.yaml"
+    text = path.read_text(encoding="utf-8")
+    start = text.index("\nthanks:")
+    end = text.index("\n", text.index("text:", start)) + 1
+    path.write_text(text[:start] + "\n" + text[end:], encoding="utf-8")
+    problems = _problems(content)
+    assert f"{path}:1: message 'thanks' is in en.yaml only" in problems
