@@ -257,6 +257,21 @@ async def test_a_question_while_a_confirmation_is_pending_is_answered(
     assert patient.pending_question is not None
 
 
+async def test_a_red_flag_in_an_appointment_reply_is_triaged_not_confirmed(
+    client: httpx.AsyncClient, app: tuple[Starlette, Services], clock: FakeClock
+) -> None:
+    await text(client, "hi")
+    await text(client, "yes")
+    appointment_id = await _appointment(app[1], clock)
+    [said] = await text(client, "yes I'll be there but since this morning I can't feel my legs")
+    assert "911" in said
+    async with app[1].db.session() as session:
+        appointment = await session.get(Appointment, appointment_id)
+        events = (await session.scalars(select(SafetyEvent))).all()
+    assert appointment is not None and appointment.status == "booked"
+    assert [event.category for event in events] == ["emergency"]
+
+
 async def test_a_repeated_delivery_is_answered_once(client: httpx.AsyncClient) -> None:
     params = payload("inbound", Body="hello")
     first = await post_signed(client, "/sms/inbound", params)

@@ -23,6 +23,7 @@ from handlers.consent import opt_in, stop_everything
 from handlers.conversation import Conversation
 from handlers.messages import Channel, InboundMessage, ReplyKind
 from handlers.sms_keywords import Keyword, classify, keyword_language
+from handlers.triage import triage
 
 __all__ = ["CONSENT_QUESTION", "SmsInbound"]
 
@@ -107,7 +108,9 @@ class SmsInbound:
         if keyword is Keyword.HELP:
             return "sms_help"
         appointment_id = pending_appointment(pending)
-        if appointment_id is None:
+        if appointment_id is None or self._red_flag(text):
+            # Red-flag triage comes before anything else: "yes, but I can't feel my legs"
+            # goes to the core (911 reply, safety event, staff alert), not to the calendar.
             return None
         intent = AppointmentIntent.CONFIRM if keyword is Keyword.YES else understand(text)
         if intent is None:
@@ -125,6 +128,10 @@ class SmsInbound:
         if intent is AppointmentIntent.CONFIRM:
             return "sms_appointment_confirmed"
         return "sms_appointment_reschedule"
+
+    def _red_flag(self, text: str | None) -> bool:
+        answerer = self._conversation.answerer
+        return text is not None and triage(text, answerer.rules) is not None
 
     async def _log(
         self,
