@@ -16,6 +16,7 @@ sys.path.insert(0, str(ROOT))
 from content.check import load_content  # noqa: E402
 from content.search import FaqIndex, is_confident  # noqa: E402
 from content.text import fold  # noqa: E402
+from handlers.answer import Answerer  # noqa: E402
 
 # The baseline answers when its best example question is at least this similar.
 BASELINE_CUTOFF = 0.6
@@ -70,6 +71,32 @@ def run(search: Search, rows: list[dict[str, str]]) -> tuple[float, float, float
     return correct / total, fallbacks / off_topic, cuts[49], cuts[98]
 
 
+def whole_path(rows: list[dict[str, str]]) -> dict[str, float]:
+    """Run every dev-set message through Answerer.answer (triage, detection, FAQ, fallback)."""
+    answerer = Answerer.from_directory(ROOT / "content")
+    for row in rows[:20]:
+        answerer.answer(row["text"])
+    latencies, hits = [], {"topic": 0, "red_flag": 0, "near_miss": 0, "off_topic": 0}
+    totals = dict.fromkeys(hits, 0)
+    for row in rows:
+        start = time.perf_counter()
+        reply = answerer.answer(row["text"])
+        latencies.append((time.perf_counter() - start) * 1000)
+        group = row["group"]
+        totals[group] += 1
+        if group == "topic":
+            hits[group] += reply.kind == "faq" and reply.topic == row["topic"]
+        elif group == "red_flag":
+            hits[group] += reply.kind == "red_flag" and reply.category == row["category"]
+        elif group == "near_miss":
+            hits[group] += reply.kind == "red_flag"
+        else:
+            hits[group] += reply.kind == "fallback"
+    cuts = statistics.quantiles(latencies, n=100)
+    figures = {group: hits[group] / totals[group] for group in hits if totals[group]}
+    return {**figures, "p50": cuts[49], "p99": cuts[98]}
+
+
 def main() -> None:
     """Print the comparison table."""
     path = ROOT / "tests" / "eval" / "dev.jsonl"
@@ -84,6 +111,15 @@ def main() -> None:
             search(row["text"], row["lang"])
         accuracy, fallback, p50, p99 = run(search, rows)
         print(f"{name:<18}{accuracy:>10.1%}{fallback:>10.1%}{p50:>10.3f}{p99:>10.3f}")
+    every = [json.loads(line) for line in lines if line.strip()]
+    path_figures = whole_path(every)
+    print()
+    print("The whole answering path (Answerer.answer, as `clinicbot ask`), every dev-set group:")
+    print(f"  top-1 topic accuracy        {path_figures['topic']:.1%}  (target >= 90%)")
+    print(f"  red flags, right category   {path_figures['red_flag']:.1%}  (target 100%)")
+    print(f"  near-miss false alarms      {path_figures['near_miss']:.1%}  (target <= 5%)")
+    print(f"  off-topic -> fallback       {path_figures['off_topic']:.1%}  (target >= 90%)")
+    print(f"  latency p50 / p99 ms        {path_figures['p50']:.3f} / {path_figures['p99']:.3f}")
 
 
 if __name__ == "__main__":
