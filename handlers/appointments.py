@@ -113,8 +113,11 @@ async def choose(
     *,
     clinic_zone: str,
     now: datetime,
-) -> OutboundMessage:
-    """Confirm an appointment or note a reschedule request; a stale or forged pick says so."""
+) -> tuple[OutboundMessage, int | None]:
+    """Confirm an appointment or note a reschedule request; a stale or forged pick says so.
+
+    Also returns the appointment id when a reschedule was requested, for staff to be told.
+    """
     lang = patient.language or "en"
     action, _, ident = payload.removeprefix(PREFIX).partition(":")
     intent = _ACTIONS.get(action)
@@ -126,9 +129,10 @@ async def choose(
             session, patient_id=patient.id, appointment_id=appointment.id, intent=intent, now=now
         )
     ):
-        return say(content, "appointment_unknown", lang)
+        return say(content, "appointment_unknown", lang), None
     when = describe_when(appointment.starts_at, zone_of(patient, clinic_zone), lang)
     if intent is AppointmentIntent.CONFIRM:
         first_name = (patient.name or "").split(" ")[0]
-        return say(content, "appointment_confirmed", lang, when=when, first_name=first_name)
-    return say(content, "appointment_reschedule_noted", lang, when=when)
+        confirmed = say(content, "appointment_confirmed", lang, when=when, first_name=first_name)
+        return confirmed, None
+    return say(content, "appointment_reschedule_noted", lang, when=when), appointment.id

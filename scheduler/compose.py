@@ -23,6 +23,7 @@ __all__ = [
     "broadcast_message",
     "next_tip",
     "nudge_message",
+    "pick_tip",
     "tip_message",
 ]
 
@@ -51,6 +52,14 @@ async def next_tip(session: AsyncSession, patient_id: int, pool: Sequence[Tip]) 
     last_sent: dict[str, int] = {}
     for order, (tip_id, _) in enumerate(rows):
         last_sent[str(tip_id)] = order
+    return pick_tip(pool, last_sent)
+
+
+def pick_tip(pool: Sequence[Tip], last_sent: Mapping[str, int]) -> Tip | None:
+    """Return the first tip not yet sent, or the one sent longest ago (`last_sent`: tip id to
+    the order of its latest send)."""
+    if not pool:
+        return None
     unseen = [tip for tip in pool if tip.id not in last_sent]
     if unseen:
         return unseen[0]

@@ -1,57 +1,55 @@
-"""Plan deliveries: tips from patients' preferences, nudges from appointments and rules."""
+"""Plan appointment nudges from rules: one appointment at a time, or all of them in bulk."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from datetime import datetime
+from typing import Protocol
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db.models import (
-    Appointment,
-    AppointmentStatus,
-    Consent,
-    ConsentCategory,
-    Delivery,
-    DeliveryStatus,
-    Patient,
-    PatientStatus,
-    ReminderPreference,
-)
+from bot.db.models import AppointmentStatus, Delivery, DeliveryStatus
 from scheduler.outbox import PlannedDelivery, insert_planned
 from scheduler.rules import NudgeRule
-from scheduler.timing import QuietHours, local_instant, occurrences, parse_hhmm
+from scheduler.timing import QuietHours, local_instant, patient_zone
+from scheduler.tip_window import TIP_GRACE, stamp
 
 __all__ = [
     "TIP_GRACE",
+    "Visit",
+    "appointment_reference",
     "nudge_plan",
     "patient_zone",
-    "plan_tips",
+    "replan_all",
     "replan_appointment",
 ]
 
-TIP_GRACE = timedelta(hours=1)
 _NO_NUDGES = {AppointmentStatus.CANCELLED, AppointmentStatus.NO_SHOW}
+_CHUNK = 1000
 
 
-def patient_zone(name: str | None, default: ZoneInfo) -> ZoneInfo:
-    """Return the patient's zone, or the clinic's when unset or unknown."""
-    if not name:
-        return default
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return default
+class Visit(Protocol):
+    """What planning needs of an appointment (an `Appointment` row, or its columns)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def patient_id(self) -> int: ...
+    @property
+    def starts_at(self) -> datetime: ...
+    @property
+    def status(self) -> str: ...
 
 
-def _stamp(instant: datetime) -> str:
-    return instant.strftime("%Y%m%dT%H%MZ")
+def appointment_reference(appointment_id: int) -> str:
+    """Return the outbox reference of an appointment's nudges (the rule is in content_ref)."""
+    return f"appt:{appointment_id}"
 
 
 def nudge_plan(
-    appointment: Appointment,
+    appointment: Visit,
     rules: Sequence[NudgeRule],
     zone: ZoneInfo,
     quiet: QuietHours,
@@ -80,14 +78,15 @@ def nudge_plan(
             PlannedDelivery(
                 key=(
                     f"nudge:{appointment.patient_id}:{appointment.id}:{rule.id}"
-                    f":v{rule.version}:{_stamp(due)}"
+                    f":v{rule.version}:{stamp(due)}"
                 ),
                 patient_id=appointment.patient_id,
                 kind="nudge",
-                reference=f"appt:{appointment.id}:{rule.id}",
+                reference=appointment_reference(appointment.id),
                 due_at=due,
                 expires_at=expires,
                 rule_version=rule.version,
+                content_ref=rule.id,
             )
         )
     return planned
@@ -95,7 +94,7 @@ def nudge_plan(
 
 async def replan_appointment(
     session: AsyncSession,
-    appointment: Appointment,
+    appointment: Visit,
     rules: Sequence[NudgeRule],
     zone: ZoneInfo,
     quiet: QuietHours,
@@ -115,17 +114,13 @@ async def replan_appointment(
         )
         .values(status=DeliveryStatus.PENDING, reason=None, updated_at=now)
     )
+    # An equality on the (kind, reference) index, on every database.
     stale = update(Delivery).where(
         Delivery.kind == "nudge",
-        Delivery.reference.like(f"appt:{appointment.id}:%"),
+        Delivery.reference == appointment_reference(appointment.id),
         Delivery.status == DeliveryStatus.PENDING,
         Delivery.key.not_in(keep),
     )
-    if session.get_bind().dialect.name == "sqlite":
-        # Nudge keys start "nudge:<appointment id>:" and SQLite compares bytes, so this range
-        # walks the unique key index instead of scanning every pending row per appointment.
-        prefix = f"nudge:{appointment.id}:"
-        stale = stale.where(Delivery.key >= prefix, Delivery.key < f"nudge:{appointment.id};")
     await session.execute(
         stale.values(status=DeliveryStatus.CANCELLED, reason="replanned", updated_at=now)
     )
@@ -133,54 +128,50 @@ async def replan_appointment(
     return planned
 
 
-async def plan_tips(
+async def _set_status(
+    session: AsyncSession, ids: list[int], status: str, reason: str | None, now: datetime
+) -> None:
+    for start in range(0, len(ids), _CHUNK):
+        await session.execute(
+            update(Delivery)
+            .where(Delivery.id.in_(ids[start : start + _CHUNK]))
+            .values(status=status, reason=reason, updated_at=now)
+        )
+
+
+async def replan_all(
     session: AsyncSession,
-    now: datetime,
-    horizon: timedelta,
-    clinic_zone: ZoneInfo,
+    visits: Sequence[tuple[Visit, ZoneInfo]],
+    rules: Sequence[NudgeRule],
     quiet: QuietHours,
+    now: datetime,
 ) -> int:
-    """Plan every consenting patient's tips due in [now, now + horizon); return how many."""
-    consented = (
-        select(Consent.patient_id)
-        .where(Consent.category == ConsentCategory.TIPS, Consent.granted.is_(True))
-        .scalar_subquery()
-    )
+    """Replan many appointments at once: plan in Python, then a few set-based statements.
+
+    Same outcome as `replan_appointment` for each visit; returns how many rows changed.
+    """
+    wanted = {p.key: p for v, zone in visits for p in nudge_plan(v, rules, zone, quiet, now)}
+    scope = {appointment_reference(v.id) for v, _ in visits}
     rows = await session.execute(
-        select(
-            ReminderPreference.patient_id,
-            ReminderPreference.category,
-            ReminderPreference.weekdays,
-            ReminderPreference.local_time,
-            Patient.timezone,
-        )
-        .join(Patient, Patient.id == ReminderPreference.patient_id)
-        .where(
-            ReminderPreference.enabled.is_(True),
-            Patient.status == PatientStatus.ACTIVE,
-            Patient.reminders_paused.is_(False),
-            ReminderPreference.patient_id.in_(consented),
+        select(Delivery.id, Delivery.key, Delivery.reference, Delivery.status).where(
+            Delivery.kind == "nudge",
+            or_(
+                Delivery.status == DeliveryStatus.PENDING,
+                (Delivery.status == DeliveryStatus.CANCELLED) & (Delivery.reason == "replanned"),
+            ),
         )
     )
-    planned: list[PlannedDelivery] = []
-    end = now + horizon
-    for patient_id, category, weekdays, local_time, zone_name in rows:
-        zone = patient_zone(zone_name, clinic_zone)
-        try:
-            at = parse_hhmm(local_time)
-        except ValueError:
-            continue  # preferences are validated on entry; never crash the planner on one row
-        for due in occurrences(now, end, zone, at, weekdays):
-            due = quiet.next_allowed(due, zone)
-            planned.append(
-                PlannedDelivery(
-                    key=f"tip:{patient_id}:{category}:{_stamp(due)}",
-                    patient_id=patient_id,
-                    kind="tip",
-                    reference=category,
-                    due_at=due,
-                    expires_at=due + TIP_GRACE,
-                )
-            )
-    await insert_planned(session, planned, now)
-    return len(planned)
+    revive: list[int] = []
+    cancel: list[int] = []
+    known: set[str] = set()
+    for ident, key, reference, status in rows:
+        known.add(key)
+        if status == DeliveryStatus.CANCELLED and key in wanted:
+            revive.append(ident)
+        elif status == DeliveryStatus.PENDING and key not in wanted and reference in scope:
+            cancel.append(ident)
+    await _set_status(session, revive, DeliveryStatus.PENDING, None, now)
+    await _set_status(session, cancel, DeliveryStatus.CANCELLED, "replanned", now)
+    fresh = [p for key, p in wanted.items() if key not in known]
+    await insert_planned(session, fresh, now)  # keys sent before are skipped by the insert
+    return len(revive) + len(cancel) + len(fresh)

@@ -14,6 +14,8 @@ from bot.clock import Clock, utc_now
 from bot.errors import ContentError
 from bot.settings import Settings
 from content.tips import load_tips
+from handlers.alerts import StaffDesk
+from handlers.broadcast_reports import BroadcastProgress
 from scheduler.dispatch import Dispatcher
 from scheduler.rules import load_nudge_rules
 from scheduler.service import Scheduler
@@ -45,11 +47,28 @@ def build_scheduler(
         raise ContentError(f"content is not usable: {exc}") from None
     zone = clinic_zone(settings, services)
     quiet = QuietHours(settings.quiet_hours_start, settings.quiet_hours_end)
-    content = services.conversation.answerer.content
+    content, alerts = services.conversation.answerer.content, services.conversation.alerts
     dispatcher = Dispatcher(
-        services.db, content, tips, rules, senders, clock=clock, clinic_zone=zone, quiet=quiet
+        services.db,
+        content,
+        tips,
+        rules,
+        senders,
+        clock=clock,
+        clinic_zone=zone,
+        quiet=quiet,
+        alerts=alerts if isinstance(alerts, StaffDesk) else None,  # undelivered nudges
     )
-    return Scheduler(services.db, dispatcher, rules, clock=clock, clinic_zone=zone, quiet=quiet)
+    progress = BroadcastProgress(services.db, content, senders.get("telegram"), clock=clock)
+    return Scheduler(
+        services.db,
+        dispatcher,
+        rules,
+        clock=clock,
+        clinic_zone=zone,
+        quiet=quiet,
+        after_tick=progress,
+    )
 
 
 @asynccontextmanager

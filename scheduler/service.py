@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -17,17 +18,26 @@ from bot.db.models import Appointment, Patient
 from bot.db.session import Database
 from scheduler.dispatch import Dispatcher
 from scheduler.outbox import claim_due, recover_interrupted
-from scheduler.planner import patient_zone, plan_tips, replan_appointment
+from scheduler.planner import Visit, patient_zone, replan_all
 from scheduler.rules import NudgeRule
+from scheduler.state import RULES_FINGERPRINT, TIPS_WATERMARK, read_state, write_state
 from scheduler.timing import QuietHours
+from scheduler.tip_window import TIP_GRACE, plan_tip_window
 
-__all__ = ["Scheduler", "TickReport", "tick_job"]
+__all__ = ["LOOKAHEAD", "Scheduler", "TickReport", "tick_job"]
 
 log = logging.getLogger(__name__)
 
 TICK_JOB_ID = "clinicbot-tick"
 # Nudges after a visit reach this far back (the rebook nudge is 21 days after by default).
 REPLAN_LOOKBACK = timedelta(days=30)
+# Tips are planned this far ahead (tomorrow's wait as rows); a tick extends the planned
+# window from the stored watermark, so its cost follows the rows due in that slice.
+LOOKAHEAD = timedelta(hours=26)
+CATCH_UP = timedelta(hours=24)  # after downtime, plan (and record missed) at most this far back
+NEAR = timedelta(minutes=30)  # every tick plans at least this far ahead of now
+TICK_BUDGET = 5_000  # then stops extending the window until the next tick
+_FIRST_SPAN, _MAX_SPAN = timedelta(minutes=15), timedelta(hours=6)
 
 
 @dataclass(frozen=True)
@@ -39,8 +49,18 @@ class TickReport:
     statuses: dict[str, int]
 
 
+@dataclass(frozen=True)
+class _Row:
+    """An appointment's planning columns (satisfies planner.Visit)."""
+
+    id: int
+    patient_id: int
+    starts_at: datetime
+    status: str
+
+
 class Scheduler:
-    """Plan due rows, claim them in batches and hand each to the dispatcher."""
+    """Plan due rows, claim them in batches and hand each batch to the dispatcher."""
 
     def __init__(
         self,
@@ -53,16 +73,17 @@ class Scheduler:
         quiet: QuietHours,
         batch_size: int = 200,
         concurrency: int = 8,
-        plan_every: timedelta = timedelta(minutes=15),
-        horizon: timedelta = timedelta(hours=26),
+        lookahead: timedelta = LOOKAHEAD,
+        after_tick: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self._db, self._dispatcher, self._rules = db, dispatcher, rules
+        self._after_tick = after_tick  # e.g. finish broadcasts and send their reports
         self._clock, self._zone, self._quiet = clock, clinic_zone, quiet
         self._batch, self._concurrency = batch_size, concurrency
-        self._plan_every, self._horizon = plan_every, horizon
-        self._planned_at: datetime | None = None
+        self._lookahead = lookahead
         self._apscheduler: AsyncIOScheduler | None = None
         self._running = asyncio.Lock()  # one tick at a time; stop() waits for it
+        self._stopping = False
 
     async def recover(self) -> None:
         """Requeue rows a crash left claimed; fail (never resend) rows that were mid-send."""
@@ -71,28 +92,72 @@ class Scheduler:
         if requeued or interrupted:
             log.warning("recovered outbox: requeued=%s interrupted=%s", requeued, interrupted)
 
+    def rules_fingerprint(self) -> str:
+        """Return a hash of everything nudge planning depends on besides the appointments."""
+        inputs = repr((self._rules, self._quiet.start, self._quiet.end, self._zone.key))
+        return hashlib.sha256(inputs.encode()).hexdigest()
+
     async def replan_appointments(self) -> int:
-        """Replan nudges of every recent or upcoming appointment (after a rule change)."""
+        """Replan nudges of every recent or upcoming appointment, in bulk; return how many."""
         now = self._clock()
         async with self._db.session() as session, session.begin():
             rows = await session.execute(
-                select(Appointment, Patient.timezone)
+                select(
+                    Appointment.id,
+                    Appointment.patient_id,
+                    Appointment.starts_at,
+                    Appointment.status,
+                    Patient.timezone,
+                )
                 .join(Patient, Patient.id == Appointment.patient_id)
                 .where(Appointment.starts_at >= now - REPLAN_LOOKBACK)
             )
-            count = 0
-            for appointment, zone_name in rows:
-                zone = patient_zone(zone_name, self._zone)
-                await replan_appointment(session, appointment, self._rules, zone, self._quiet, now)
-                count += 1
-        return count
+            zones: dict[str | None, ZoneInfo] = {}
+            visits: list[tuple[Visit, ZoneInfo]] = []
+            for ident, patient_id, starts_at, status, zone_name in rows:
+                if zone_name not in zones:
+                    zones[zone_name] = patient_zone(zone_name, self._zone)
+                visits.append((_Row(ident, patient_id, starts_at, status), zones[zone_name]))
+            changed = await replan_all(session, visits, self._rules, self._quiet, now)
+            await write_state(session, RULES_FINGERPRINT, self.rules_fingerprint(), now)
+        log.info("replanned nudges: appointments=%s changed=%s", len(visits), changed)
+        return len(visits)
 
-    async def plan(self) -> int:
-        """Plan tips due within the horizon (idempotent: existing keys are kept)."""
+    async def replan_if_rules_changed(self) -> bool:
+        """Replan every appointment only if the rules changed since the last replan."""
+        async with self._db.session() as session:
+            stored = await read_state(session, RULES_FINGERPRINT)
+        if stored == self.rules_fingerprint():
+            return False
+        await self.replan_appointments()
+        return True
+
+    async def plan(self, budget: int | None = None) -> int:
+        """Plan tips from the stored watermark up to now + lookahead; return how many rows.
+
+        With a budget (a tick), stop extending once that many rows are planned and the
+        window reaches NEAR ahead of now; the next tick continues from the watermark.
+        """
         now = self._clock()
-        async with self._db.session() as session, session.begin():
-            count = await plan_tips(session, now, self._horizon, self._zone, self._quiet)
-        self._planned_at = now
+        async with self._db.session() as session:
+            stored = await read_state(session, TIPS_WATERMARK)
+        start = now - TIP_GRACE
+        if stored is not None:
+            start = max(datetime.fromisoformat(stored), now - CATCH_UP)
+        target, near = now + self._lookahead, now + min(NEAR, self._lookahead)
+        span, count = _FIRST_SPAN, 0
+        while start < target:
+            end = min(target, start + span)
+            async with self._db.session() as session, session.begin():
+                planned = await plan_tip_window(
+                    session, start, end, now=now, clinic_zone=self._zone, quiet=self._quiet
+                )
+                await write_state(session, TIPS_WATERMARK, end.isoformat(), now)
+            count, start = count + planned, end
+            if budget is not None and count >= budget and start >= near:
+                break
+            if planned < TICK_BUDGET // 4:  # sparse hours (or few patients): bigger steps
+                span = min(span * 2, _MAX_SPAN)
         return count
 
     async def tick(self) -> TickReport:
@@ -101,34 +166,31 @@ class Scheduler:
             return await self._tick()
 
     async def _tick(self) -> TickReport:
-        planned = 0
-        now = self._clock()
-        if self._planned_at is None or now - self._planned_at >= self._plan_every:
-            planned = await self.plan()
+        planned = await self.plan(TICK_BUDGET)
         statuses: dict[str, int] = {}
         claimed_total = 0
-        limit = asyncio.Semaphore(self._concurrency)
-
-        async def one(delivery_id: int) -> None:
-            async with limit:
-                status = await self._dispatcher.dispatch(delivery_id)
-            statuses[status] = statuses.get(status, 0) + 1
-
-        while True:
+        while not self._stopping:  # on stop, finish the batch in hand and claim no more
             async with self._db.session() as session, session.begin():
                 claimed = await claim_due(session, self._clock(), self._batch)
             if not claimed:
                 break
             claimed_total += len(claimed)
-            await asyncio.gather(*(one(delivery_id) for delivery_id in claimed))
+            done = await self._dispatcher.dispatch_batch(claimed, self._concurrency)
+            for status in done.values():
+                statuses[status] = statuses.get(status, 0) + 1
         if claimed_total:
             log.info("tick: planned=%s claimed=%s %s", planned, claimed_total, statuses)
+        if self._after_tick is not None:
+            try:
+                await self._after_tick()
+            except Exception:  # a report that fails must not stop the outbox
+                log.exception("after-tick hook failed")
         return TickReport(planned, claimed_total, statuses)
 
     async def start(self, interval_seconds: float = 30.0) -> None:
-        """Recover, replan, and start ticking every interval on the running loop."""
+        """Recover, replan nudges if the rules changed, and tick every interval."""
         await self.recover()
-        await self.replan_appointments()
+        await self.replan_if_rules_changed()
         scheduler = AsyncIOScheduler(timezone="UTC")
         scheduler.add_job(
             tick_job,
@@ -145,16 +207,21 @@ class Scheduler:
         self._apscheduler = scheduler
 
     async def stop(self, grace_seconds: float = 20.0) -> None:
-        """Stop ticking and let a tick in progress finish, so nothing is left mid-send."""
+        """Stop ticking and let a tick in progress finish its batch, so nothing is left
+        claimed or mid-send. APScheduler's shutdown cancels a running job, so it comes last.
+        """
+        self._stopping = True
         if self._apscheduler is not None:
-            self._apscheduler.shutdown(wait=False)
-            self._apscheduler = None
+            self._apscheduler.pause()
         try:
             async with asyncio.timeout(grace_seconds):
                 await self._running.acquire()
             self._running.release()
         except TimeoutError:
             log.warning("scheduler stop: a tick was still running after %ss", grace_seconds)
+        if self._apscheduler is not None:
+            self._apscheduler.shutdown(wait=False)
+            self._apscheduler = None
 
 
 async def tick_job(scheduler: Scheduler) -> None:

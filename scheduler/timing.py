@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from handlers.quiet_hours import is_quiet, next_allowed_time
 
@@ -13,7 +13,18 @@ __all__ = [
     "local_instant",
     "occurrences",
     "parse_hhmm",
+    "patient_zone",
 ]
+
+
+def patient_zone(name: str | None, default: ZoneInfo) -> ZoneInfo:
+    """Return the patient's zone, or the clinic's when unset or unknown."""
+    if not name:
+        return default
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return default
 
 
 def parse_hhmm(text: str) -> time:

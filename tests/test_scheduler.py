@@ -298,8 +298,8 @@ async def test_a_nudge_that_would_fall_at_night_moves_before_the_visit(rig: Rig)
     patient = await _patient(rig, tips=())
     await _appointment(rig, patient, datetime(2026, 6, 5, 16, 0, tzinfo=UTC))  # 09:00 PDT
     async with rig.db.session() as session:
-        dues = (await session.execute(select(Delivery.reference, Delivery.due_at))).all()
-    local = {ref.split(":")[2]: due.astimezone(LA) for ref, due in dues}
+        dues = (await session.execute(select(Delivery.content_ref, Delivery.due_at))).all()
+    local = {str(rule): due.astimezone(LA) for rule, due in dues}
     assert (local["before_2h"].hour, local["before_2h"].minute) == (8, 0)  # not 07:00
     assert local["before_48h"].hour == 9 and local["day_after"].hour == 10
 
@@ -381,3 +381,19 @@ async def test_a_broadcast_goes_on_its_chosen_channel_and_a_cancelled_one_does_n
         "Responda STOP para no recibir mas."
     )
     assert ("broadcast", "cancelled", "broadcast_cancelled") in await rig.statuses()
+
+
+async def test_a_tip_planned_before_the_patient_changed_the_time_is_not_sent(rig: Rig) -> None:
+    rig.clock.now = datetime(2026, 5, 1, 15, 0, tzinfo=UTC)  # 08:00 PDT
+    patient = await _patient(rig, tips=("exercise",), at="09:00")
+    await rig.scheduler.tick()  # plans today's 09:00 tip (and tomorrow's)
+    async with rig.db.session() as session, session.begin():
+        preference = await session.scalar(
+            select(ReminderPreference).where(ReminderPreference.patient_id == patient)
+        )
+        assert preference is not None
+        preference.local_time = "18:00"
+    rig.clock.now = datetime(2026, 5, 1, 16, 0, tzinfo=UTC)  # 09:00 PDT
+    await rig.scheduler.tick()
+    assert rig.telegram.sent == []
+    assert ("tip", "cancelled", "preference_changed") in await rig.statuses()

@@ -67,14 +67,18 @@ async def nudges(db: Database) -> dict[tuple[str, str], list[tuple[str, datetime
         ids = await session.execute(select(Appointment.id, Appointment.external_uid))
         uids = dict(ids.all())
         rows = await session.execute(
-            select(Delivery.kind, Delivery.reference, Delivery.status, Delivery.due_at).order_by(
-                Delivery.due_at
-            )
+            select(
+                Delivery.kind,
+                Delivery.reference,
+                Delivery.content_ref,
+                Delivery.status,
+                Delivery.due_at,
+            ).order_by(Delivery.due_at)
         )
         found: dict[tuple[str, str], list[tuple[str, datetime]]] = {}
-        for kind, reference, status, due_at in rows:
+        for kind, reference, rule, status, due_at in rows:
             assert kind == "nudge"
-            prefix, appointment_id, rule = reference.split(":")
+            prefix, appointment_id = reference.split(":")
             assert prefix == "appt"
             uid = uids[int(appointment_id)] or ""
             found.setdefault((uid, rule), []).append((status, due_at))

@@ -43,6 +43,7 @@ __all__ = [
     "ProcessedUpdate",
     "ReminderPreference",
     "SafetyEvent",
+    "SchedulerState",
     "Staff",
     "StaffRole",
     "Ticket",
@@ -234,6 +235,8 @@ class ReminderPreference(Base):
 
     __table_args__ = (
         UniqueConstraint("patient_id", "category", name="uq_reminder_preferences_patient"),
+        # The planner selects preferences by local wall-clock range per tick.
+        Index("ix_reminder_preferences_local_time", "local_time"),
     )
 
 
@@ -293,9 +296,9 @@ class Delivery(Base):
     key: Mapped[str] = mapped_column(String(160), unique=True)
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(24))  # "tip", "nudge", "broadcast"
-    reference: Mapped[str] = mapped_column(String(64))  # tip category, "rule:appointment", ...
+    reference: Mapped[str] = mapped_column(String(64))  # category, "appt:<id>", "broadcast:<id>"
     rule_version: Mapped[int] = mapped_column(Integer, default=1)
-    content_ref: Mapped[str | None] = mapped_column(String(64))  # the tip id sent, for rotation
+    content_ref: Mapped[str | None] = mapped_column(String(64))  # tip id sent, or nudge rule id
     channel: Mapped[str | None] = mapped_column(String(16))
     due_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -311,7 +314,18 @@ class Delivery(Base):
     __table_args__ = (
         Index("ix_deliveries_status_due_at", "status", "due_at"),
         Index("ix_deliveries_patient_kind", "patient_id", "kind", "reference"),
+        Index("ix_deliveries_kind_reference", "kind", "reference"),
     )
+
+
+class SchedulerState(Base):
+    """A named value the scheduler keeps across restarts (planning watermark, rules hash)."""
+
+    __tablename__ = "scheduler_state"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class PainScore(Base):

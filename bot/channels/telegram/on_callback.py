@@ -8,8 +8,9 @@ from telegram.constants import ChatType
 from bot.channels.telegram.deps import Context, Deps, deps, inbound, patient_session
 from bot.channels.telegram.replies import edit_or_send, send_all
 from handlers import appointments, preferences, privacy, topics
+from handlers.alerts import StaffDesk
 from handlers.answer import HUMAN_PAYLOAD, TOPIC_PREFIX
-from handlers.messages import OutboundMessage
+from handlers.messages import Channel, OutboundMessage
 from handlers.onboarding import PREFIX as ONBOARDING
 from handlers.wording import option, say
 
@@ -39,7 +40,9 @@ async def _browse(d: Deps, update: Update, payload: str, lang: str) -> OutboundM
     )
 
 
-async def _in_place(d: Deps, update: Update, payload: str) -> list[OutboundMessage] | None:
+async def _in_place(
+    d: Deps, update: Update, payload: str, pending_reschedules: list[tuple[int, int]]
+) -> list[OutboundMessage] | None:
     now = d.clock()
     async with patient_session(d, update, create=False) as (session, patient):
         if patient is None:
@@ -64,11 +67,12 @@ async def _in_place(d: Deps, update: Update, payload: str) -> list[OutboundMessa
             await privacy.forget(session, patient.id, actor=f"patient:{patient.id}", now=now)
             return [say(d.content, "privacy_forgotten", lang)]
         if payload.startswith(appointments.PREFIX):
-            return [
-                await appointments.choose(
-                    session, d.content, patient, payload, clinic_zone=zone, now=now
-                )
-            ]
+            reply, reschedule = await appointments.choose(
+                session, d.content, patient, payload, clinic_zone=zone, now=now
+            )
+            if reschedule is not None:
+                pending_reschedules.append((patient.id, reschedule))
+            return [reply]
         if payload == "menu:reminders":
             return [
                 await preferences.summary(session, d.content, patient, clinic_zone=zone, now=now)
@@ -101,7 +105,15 @@ async def button(update: Update, context: Context) -> None:
         page = await _browse(d, update, target, lang)
         replies = [page] if page else None
     else:
-        replies = await _in_place(d, update, payload)
+        reschedules: list[tuple[int, int]] = []
+        replies = await _in_place(d, update, payload, reschedules)
+        # After the commit: staff get the request (a ticket when a staff group is set up).
+        desk = d.conversation.alerts
+        for patient_id, appointment_id in reschedules:
+            if isinstance(desk, StaffDesk):
+                await desk.reschedule(
+                    patient_id=patient_id, appointment_id=appointment_id, channel=Channel.TELEGRAM
+                )
     if replies is None:
         async with patient_session(d, update, create=False) as (_, patient):
             lang = (patient.language if patient else None) or "en"
