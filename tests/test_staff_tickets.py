@@ -237,7 +237,7 @@ async def test_a_telegram_reschedule_button_opens_a_ticket_for_staff(
         ticket = await _ticket(db)
         assert (ticket.reason, ticket.channel) == ("reschedule", "telegram")
         posts = to_group(harness)
-        assert any(f"#{ticket.id}" in post and "reschedul" in post.lower() for post in posts), posts
+        assert any(f"#{ticket.id}" in post and "reschedul" in post.lower() for post in posts)
         await harness.press(f"appt:reschedule:{visit.id + 99}")  # forged: no second ticket
     async with db.session() as session:
         assert len((await session.scalars(select(Ticket))).all()) == 1

@@ -1,0 +1,267 @@
+"""The staff group: ticket posts and alerts, staff replies reaching patients, /close and /stats."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+from sqlalchemy import select
+from telegram import ReplyParameters, Update
+from telegram.error import TelegramError
+from telegram.ext import ApplicationHandlerStop, TypeHandler
+
+from bot.channels.base import ChannelSender, SendOutcome, SendStatus
+from bot.channels.telegram.deps import Context, Deps, deps
+from bot.channels.telegram.edges import first_time
+from bot.channels.telegram.render import MAX_CHARS
+from bot.channels.telegram.sender import TelegramSender
+from bot.db.models import Patient, Ticket, TicketPost, TicketStatus
+from bot.db.session import Database
+from bot.settings import Settings
+from handlers.messages import OutboundMessage, ReplyKind
+from handlers.staff import audit, staff_role
+from handlers.staff_alerts import StaffAlerts
+from handlers.stats import collect_stats, format_stats
+from handlers.tickets import close_ticket, reply_address
+from handlers.wording import fill, say
+from scheduler.rules import load_nudge_rules
+
+if TYPE_CHECKING:
+    from bot.channels.telegram.app import TelegramApp
+    from bot.channels.telegram.web import TelegramRuntime
+
+__all__ = [
+    "ReplySender",
+    "StaffGroup",
+    "TelegramStaffPoster",
+    "close_and_tell",
+    "confirm_rules",
+    "connect_staff_group",
+    "start_staff_group",
+    "stats_text",
+]
+
+log = logging.getLogger(__name__)
+_KEY = "clinicbot.staff_group"
+
+
+class ReplySender(Protocol):
+    """A sender that can answer a patient outside the automated path (the SMS sender)."""
+
+    async def send(
+        self, urn: str, message: OutboundMessage, *, reply: bool = False
+    ) -> SendOutcome: ...
+
+
+class _AsReply:
+    """Send staff answers by SMS as replies: the patient wrote to us, so no quiet hours."""
+
+    def __init__(self, sender: ReplySender) -> None:
+        self._sender = sender
+
+    async def send(self, urn: str, message: OutboundMessage) -> SendOutcome:
+        return await self._sender.send(urn, message, reply=True)
+
+
+class TelegramStaffPoster:
+    """Post plain text to the staff group and remember which ticket each post belongs to."""
+
+    def __init__(self, bot: Any, db: Database, chat_id: int, ready: asyncio.Event | None) -> None:
+        self._bot, self._db, self._chat_id, self._ready = bot, db, chat_id, ready
+
+    async def post(self, text: str, *, ticket_id: int | None = None) -> bool:
+        """Post `text`; False (logged by the caller) if Telegram is not connected or refuses."""
+        if self._ready is not None and not self._ready.is_set():
+            return False
+        try:
+            sent = await self._bot.send_message(self._chat_id, text[:MAX_CHARS])
+        except TelegramError as error:
+            log.warning("staff group: post failed: %s", type(error).__name__)
+            return False
+        if ticket_id is not None:
+            async with self._db.session() as session, session.begin():
+                session.add(
+                    TicketPost(
+                        ticket_id=ticket_id, chat_id=self._chat_id, message_id=sent.message_id
+                    )
+                )
+        return True
+
+
+@dataclass
+class StaffGroup:
+    """The staff group's chat, and how staff answers reach patients on each channel."""
+
+    chat_id: int
+    poster: TelegramStaffPoster
+    senders: dict[str, ChannelSender] = field(default_factory=dict)  # address scheme -> sender
+    confirm_rules: Sequence[str] = ("before_48h",)
+
+    def install(self, bot_data: dict[str, Any]) -> None:
+        """Store the group where its handlers find it."""
+        bot_data[_KEY] = self
+
+
+def staff_group(context: Context) -> StaffGroup | None:
+    """Return the configured staff group, if any."""
+    found: StaffGroup | None = context.bot_data.get(_KEY)
+    return found
+
+
+async def stats_text(d: Deps, confirm_rules: Sequence[str]) -> str:
+    """Collect and format the stats."""
+    async with d.db.session() as session:
+        stats = await collect_stats(session, now=d.clock(), confirm_rules=confirm_rules)
+    return format_stats(d.content, stats)
+
+
+async def close_and_tell(
+    d: Deps, group: StaffGroup | None, ticket_id: int, *, staff_id: int, staff_name: str
+) -> str:
+    """Close a ticket (audited), tell the patient, and return the note for staff."""
+    async with d.db.session() as session, session.begin():
+        ticket = await close_ticket(session, ticket_id, actor=f"staff:{staff_id}", now=d.clock())
+        urn = await reply_address(session, ticket) if ticket else None
+        patient = await session.get(Patient, ticket.patient_id) if ticket else None
+    if ticket is None:
+        return _note(d, "staff_ticket_unknown", ticket=str(ticket_id))
+    sender = group.senders.get(urn.partition(":")[0]) if group and urn else None
+    if sender is not None and urn is not None:
+        lang = (patient.language if patient else None) or "en"
+        await sender.send(urn, say(d.content, "ticket_closed", lang))
+    return _note(d, "staff_ticket_closed", ticket=str(ticket_id), actor=staff_name)
+
+
+def _note(d: Deps, key: str, **values: str) -> str:
+    return fill(d.content.message(key, "en").text, values)
+
+
+def _command(text: str) -> tuple[str, str]:
+    """Split "/close@clinic_bot 12" into ("close", "12"); ("", "") for plain text."""
+    if not text.startswith("/"):
+        return "", ""
+    head, _, rest = text.partition(" ")
+    return head[1:].split("@")[0].lower(), rest.strip()
+
+
+async def _ticket_of_post(d: Deps, chat_id: int, message_id: int) -> Ticket | None:
+    async with d.db.session() as session:
+        ticket_id = await session.scalar(
+            select(TicketPost.ticket_id).where(
+                TicketPost.chat_id == chat_id, TicketPost.message_id == message_id
+            )
+        )
+        return await session.get(Ticket, ticket_id) if ticket_id is not None else None
+
+
+async def _answer(
+    d: Deps, group: StaffGroup, ticket: Ticket, text: str, staff_id: int
+) -> str | None:
+    """Send a staff answer to the patient's own channel; return a note for staff if it failed."""
+    async with d.db.session() as session:
+        urn = await reply_address(session, ticket)
+        patient = await session.get(Patient, ticket.patient_id)
+    sender = group.senders.get(urn.partition(":")[0]) if urn else None
+    if urn is None or sender is None:
+        status = "no_channel"
+    else:
+        lang = (patient.language if patient else None) or "en"
+        answer = OutboundMessage(text=text, sms=text, kind=ReplyKind.HUMAN, lang=lang)
+        status = str((await sender.send(urn, answer)).status)
+    async with d.db.session() as session, session.begin():
+        actor, target = f"staff:{staff_id}", f"ticket:{ticket.id}"
+        await audit(session, actor, "ticket.replied", d.clock(), target, detail=status)
+    log.info("staff answer: ticket=%s status=%s", ticket.id, status)
+    if status == SendStatus.SENT:
+        return None
+    return _note(d, "staff_ticket_reply_failed", ticket=str(ticket.id), reason=status)
+
+
+async def on_staff_chat(update: Update, context: Context) -> None:
+    """Handle every update from the staff group before anything else: only staff are obeyed."""
+    group, chat = staff_group(context), update.effective_chat
+    if group is None or chat is None or chat.id != group.chat_id:
+        return
+    d = deps(context)
+    message, user = update.message, update.effective_user
+    if message is None or user is None or not await first_time(d, update.update_id):
+        raise ApplicationHandlerStop  # edits, joins, duplicates: nothing to do
+    async with d.db.session() as session:
+        role = await staff_role(session, user.id)
+    if role is None:
+        raise ApplicationHandlerStop  # not staff: the bot ignores them, here and everywhere
+    command, argument = _command(message.text or "")
+    replied_to = message.reply_to_message
+    ticket = await _ticket_of_post(d, chat.id, replied_to.message_id) if replied_to else None
+    note: str | None = None
+    if command == "close":
+        ticket_id = int(argument) if argument.isdigit() else ticket.id if ticket else None
+        if ticket_id is None:
+            note = d.content.message("staff_close_usage", "en").text
+        else:
+            name = user.first_name or str(user.id)
+            note = await close_and_tell(d, group, ticket_id, staff_id=user.id, staff_name=name)
+    elif command == "stats":
+        note = await stats_text(d, group.confirm_rules)
+    elif ticket is not None and not command and message.text:
+        if ticket.status != TicketStatus.OPEN:
+            note = _note(d, "staff_ticket_unknown", ticket=str(ticket.id))
+        else:
+            note = await _answer(d, group, ticket, message.text, user.id)
+    if note is not None:
+        await context.bot.send_message(
+            chat.id, note, reply_parameters=ReplyParameters(message.message_id)
+        )
+    raise ApplicationHandlerStop
+
+
+def connect_staff_group(
+    application: TelegramApp,
+    d: Deps,
+    *,
+    chat_id: int,
+    alerts: object,
+    ready: asyncio.Event | None,
+    sms: ReplySender | None = None,
+    confirm_rules: Sequence[str] = ("before_48h",),
+) -> StaffGroup:
+    """Install the staff group's handler, its patient senders, and the alerts' poster."""
+    poster = TelegramStaffPoster(application.bot, d.db, chat_id, ready)
+    senders: dict[str, ChannelSender] = {"telegram": TelegramSender(application.bot, d)}
+    if sms is not None:
+        senders["tel"] = _AsReply(sms)
+    group = StaffGroup(chat_id, poster, senders, tuple(confirm_rules))
+    group.install(application.bot_data)
+    # Before the gate (group -1), which keeps groups quiet; this handler dedupes itself.
+    application.add_handler(TypeHandler(Update, on_staff_chat), group=-2)
+    if isinstance(alerts, StaffAlerts):
+        alerts.attach(d.db, d.content, poster)
+    return group
+
+
+def confirm_rules(settings: Settings) -> tuple[str, ...]:
+    """Return the ids of the nudge rules that ask the patient to confirm (for /stats)."""
+    try:
+        rules = load_nudge_rules(settings.content_dir / "nudges.yaml")
+    except (ValueError, OSError):
+        return ()  # the scheduler reports broken rules; stats then show no confirmations
+    return tuple(rule.id for rule in rules if rule.ask == "confirm")
+
+
+def start_staff_group(runtime: TelegramRuntime, settings: Settings, state: Any) -> None:
+    """Connect the staff group when STAFF_CHAT_ID is set (SMS answers use the SMS channel)."""
+    if settings.staff_chat_id is None:
+        return
+    sms = getattr(state, "sms", None)
+    connect_staff_group(
+        runtime.application,
+        runtime.deps,
+        chat_id=settings.staff_chat_id,
+        alerts=runtime.deps.conversation.alerts,
+        ready=runtime.ready,
+        sms=sms.sender if sms is not None else None,
+        confirm_rules=confirm_rules(settings),
+    )

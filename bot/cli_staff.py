@@ -1,0 +1,130 @@
+"""The `clinicbot staff`, `audit` and `stats` commands (changes audited with actor "cli")."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import click
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.app import Services, open_services
+from bot.clock import utc_now
+from bot.db.models import AuditEntry, StaffRole
+from bot.settings import Settings
+from handlers.staff import add_staff, list_staff, remove_staff
+from handlers.stats import collect_stats, format_stats
+from scheduler.rules import load_nudge_rules
+
+__all__ = ["audit_command", "staff", "stats_command"]
+
+ACTOR = "cli"
+T = TypeVar("T")
+
+
+def _with_session(ctx: click.Context, work: Callable[[Services, AsyncSession], Awaitable[T]]) -> T:
+    settings: Settings = ctx.obj
+
+    async def go() -> T:
+        services = await open_services(settings)
+        try:
+            async with services.db.session() as session, session.begin():
+                return await work(services, session)
+        finally:
+            await services.close()
+
+    return asyncio.run(go())
+
+
+@click.group()
+def staff() -> None:
+    """Manage who is staff (Telegram users): add, remove, list."""
+
+
+@staff.command("add")
+@click.argument("telegram_user_id", type=click.IntRange(min=1))
+@click.option(
+    "--role", type=click.Choice([r.value for r in StaffRole]), default="staff", show_default=True
+)
+@click.option("--name", help="A name to recognise them by.")
+@click.pass_context
+def staff_add(ctx: click.Context, telegram_user_id: int, role: str, name: str | None) -> None:
+    """Make a Telegram user staff (or change their role)."""
+
+    async def work(services: Services, session: AsyncSession) -> None:
+        await add_staff(
+            session, telegram_user_id, StaffRole(role), actor=ACTOR, now=utc_now(), name=name
+        )
+
+    _with_session(ctx, work)
+    click.echo(f"staff {telegram_user_id}: {role}")
+
+
+@staff.command("remove")
+@click.argument("telegram_user_id", type=int)
+@click.pass_context
+def staff_remove(ctx: click.Context, telegram_user_id: int) -> None:
+    """Remove a staff member (kept in the audit trail); exit 1 if they are not staff."""
+
+    async def work(services: Services, session: AsyncSession) -> bool:
+        return await remove_staff(session, telegram_user_id, actor=ACTOR, now=utc_now())
+
+    if not _with_session(ctx, work):
+        click.echo(f"clinicbot: {telegram_user_id} is not staff", err=True)
+        raise click.exceptions.Exit(1)
+    click.echo(f"staff {telegram_user_id}: removed")
+
+
+@staff.command("list")
+@click.pass_context
+def staff_list(ctx: click.Context) -> None:
+    """List active staff, admins first."""
+
+    async def work(services: Services, session: AsyncSession) -> list[str]:
+        return [
+            f"{member.telegram_user_id}\t{member.role}\t{member.name or ''}".rstrip()
+            for member in await list_staff(session)
+        ]
+
+    lines = _with_session(ctx, work)
+    for line in lines:
+        click.echo(line)
+    if not lines:
+        click.echo("no staff yet: `clinicbot staff add <telegram user id> --role admin`")
+
+
+@click.command("audit")
+@click.option("--limit", type=click.IntRange(1, 10_000), default=50, show_default=True)
+@click.pass_context
+def audit_command(ctx: click.Context, limit: int) -> None:
+    """List the newest audit entries: when, who, what, to whom."""
+
+    async def work(services: Services, session: AsyncSession) -> list[AuditEntry]:
+        query = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
+        return list(await session.scalars(query))
+
+    for entry in _with_session(ctx, work):
+        when = entry.created_at.strftime("%Y-%m-%d %H:%M:%SZ")
+        fields = (when, entry.actor, entry.action, entry.target or "-", entry.detail or "")
+        click.echo("\t".join(fields).rstrip())
+
+
+@click.command("stats")
+@click.option("--days", type=click.IntRange(1, 3650), default=30, show_default=True)
+@click.pass_context
+def stats_command(ctx: click.Context, days: int) -> None:
+    """Show patients by channel, opt-outs, messages sent, confirmations, tickets, pain scores."""
+    settings: Settings = ctx.obj
+    try:
+        rules = load_nudge_rules(settings.content_dir / "nudges.yaml")
+    except (ValueError, OSError):
+        rules = ()
+    confirm = tuple(rule.id for rule in rules if rule.ask == "confirm")
+
+    async def work(services: Services, session: AsyncSession) -> str:
+        stats = await collect_stats(session, now=utc_now(), days=days, confirm_rules=confirm)
+        return format_stats(services.conversation.answerer.content, stats)
+
+    click.echo(_with_session(ctx, work))

@@ -1,0 +1,85 @@
+"""Tickets: one open hand-off per patient, opened and closed with an audit trail."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.db.models import Address, Ticket, TicketStatus
+from handlers.messages import Channel
+from handlers.staff import audit
+
+__all__ = ["close_ticket", "open_ticket", "open_ticket_of", "reply_address"]
+
+_SCHEME_OF = {Channel.TELEGRAM: "telegram", Channel.SMS: "tel", Channel.CLI: "cli"}
+
+
+async def open_ticket_of(session: AsyncSession, patient_id: int) -> Ticket | None:
+    """Return the patient's open ticket, if any."""
+    found: Ticket | None = await session.scalar(
+        select(Ticket)
+        .where(Ticket.patient_id == patient_id, Ticket.status == TicketStatus.OPEN)
+        .order_by(Ticket.id)
+        .limit(1)
+    )
+    return found
+
+
+async def _channel_of(session: AsyncSession, patient_id: int) -> str:
+    schemes = set(
+        await session.scalars(select(Address.scheme).where(Address.patient_id == patient_id))
+    )
+    if "telegram" in schemes:  # staff answer where the patient chats, Telegram first
+        return Channel.TELEGRAM
+    return Channel.SMS if "tel" in schemes else Channel.CLI
+
+
+async def open_ticket(
+    session: AsyncSession,
+    patient_id: int,
+    *,
+    reason: str,
+    channel: str | None,
+    now: datetime,
+) -> tuple[Ticket, bool]:
+    """Return the patient's open ticket, opening one if there is none; True if it is new."""
+    found = await open_ticket_of(session, patient_id)
+    if found is not None:
+        return found, False
+    ticket = Ticket(
+        patient_id=patient_id,
+        status=TicketStatus.OPEN,
+        reason=reason,
+        channel=channel or await _channel_of(session, patient_id),
+        opened_at=now,
+    )
+    session.add(ticket)
+    await session.flush()  # the number staff see
+    await audit(session, f"patient:{patient_id}", "ticket.opened", now, f"ticket:{ticket.id}")
+    return ticket, True
+
+
+async def close_ticket(
+    session: AsyncSession, ticket_id: int, *, actor: str, now: datetime
+) -> Ticket | None:
+    """Close an open ticket and audit it; None if there is no such open ticket."""
+    ticket = await session.get(Ticket, ticket_id)
+    if ticket is None or ticket.status != TicketStatus.OPEN:
+        return None
+    ticket.status, ticket.closed_at, ticket.closed_by = TicketStatus.CLOSED, now, actor
+    await audit(session, actor, "ticket.closed", now, target=f"ticket:{ticket_id}")
+    return ticket
+
+
+async def reply_address(session: AsyncSession, ticket: Ticket) -> str | None:
+    """Return the address URN a staff answer to this ticket goes to (the patient's channel)."""
+    scheme = _SCHEME_OF.get(Channel(ticket.channel), "telegram")
+    urn: str | None = await session.scalar(
+        select(Address.urn)
+        .where(Address.patient_id == ticket.patient_id, Address.scheme == scheme)
+        .order_by(Address.id.desc())
+        .limit(1)
+    )
+    return urn
