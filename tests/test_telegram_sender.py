@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from sqlalchemy import select
 
 from bot.channels.base import SendStatus
-from bot.channels.telegram.ratelimit import ChatPacer
+from bot.channels.telegram.ratelimit import ChatPacer, ClinicRateLimiter, EvenPacer
 from bot.channels.telegram.render import split_text, to_html
 from bot.channels.telegram.sender import TelegramSender
 from bot.db.models import Address
@@ -96,3 +98,28 @@ def test_html_is_escaped_and_bold_and_links_survive() -> None:
     )
     parts = split_text("x" * 9000)
     assert len(parts) > 1 and all(len(p) <= 4096 for p in parts)
+
+
+async def test_sends_to_many_chats_are_spaced_evenly_never_a_burst() -> None:
+    clock = FakeMonotonic()
+    limiter = ClinicRateLimiter(
+        overall_max_rate=30,
+        pacer=ChatPacer(1.0, clock=clock, sleep=clock.sleep),
+        overall=EvenPacer(1 / 30 + 0.001, clock=clock, sleep=clock.sleep),
+        sleep=clock.sleep,
+    )
+    sent_at: list[float] = []
+
+    async def send_message(*args: Any, **kwargs: Any) -> bool:
+        sent_at.append(clock())
+        return True
+
+    await limiter.initialize()
+    for chat in range(90):
+        await limiter.process_request(
+            send_message, (), {}, "sendMessage", {"chat_id": chat, "text": "x"}, None
+        )
+    await limiter.shutdown()
+    per_second = [sum(1 for t in sent_at if second <= t < second + 1) for second in range(3)]
+    assert max(per_second) <= 30  # PTB's own limiter alone lets 30 through at once, then 30 more
+    assert min(b - a for a, b in itertools.pairwise(sent_at)) >= 1 / 30

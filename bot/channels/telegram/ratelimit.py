@@ -11,7 +11,7 @@ from typing import Any
 from telegram.error import RetryAfter
 from telegram.ext import AIORateLimiter
 
-__all__ = ["ChatPacer", "ClinicRateLimiter", "retry_seconds"]
+__all__ = ["ChatPacer", "ClinicRateLimiter", "EvenPacer", "retry_seconds"]
 
 Sleep = Callable[[float], Awaitable[None]]
 _PRUNE_AT = 10_000
@@ -49,8 +49,42 @@ class ChatPacer:
             await self._sleep(due - now)
 
 
+class EvenPacer:
+    """Let one send through at a time, each at least `interval` after the previous one went.
+
+    Gaps are measured between actual sends (not booked slots), so a late wake-up of the event
+    loop can never squeeze two sends closer together than the interval.
+    """
+
+    def __init__(
+        self,
+        interval: float,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self._interval = interval
+        self._clock = clock
+        self._sleep = sleep
+        self._last: float | None = None
+        self._lock = asyncio.Lock()
+
+    async def wait(self) -> None:
+        """Return when the next send may go."""
+        async with self._lock:
+            if self._last is not None:
+                wait = self._last + self._interval - self._clock()
+                if wait > 0:
+                    await self._sleep(wait)
+            self._last = self._clock()
+
+
 class ClinicRateLimiter(AIORateLimiter):
-    """PTB's limiter (overall and group rates) plus per-chat pacing and RetryAfter waits."""
+    """PTB's limiter (group rates) plus even spacing overall, per-chat pacing, RetryAfter waits.
+
+    PTB's overall limiter lets a burst of `overall_max_rate` through at once, so a second can
+    see twice the limit and Telegram answers 429; spacing every send 1/rate apart never does.
+    """
 
     def __init__(
         self,
@@ -58,16 +92,24 @@ class ClinicRateLimiter(AIORateLimiter):
         overall_max_rate: int = 30,
         max_retries: int = 2,
         pacer: ChatPacer | None = None,
+        overall: EvenPacer | None = None,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
         super().__init__(
-            overall_max_rate=overall_max_rate,
+            overall_max_rate=0,  # overall pacing is ours (below): even spacing, no bursts
             overall_time_period=1,
             group_max_rate=20,
             group_time_period=60,
             max_retries=0,  # we wait on RetryAfter ourselves, with an injectable sleep
         )
         self._pacer = pacer or ChatPacer(sleep=sleep)
+        # overall_max_rate=0 means no overall limit, as in PTB's own limiter. A fifth of a ms
+        # over 1/rate keeps float rounding from ever fitting rate+1 sends into one second.
+        self._overall = overall or (
+            EvenPacer(1.0 / overall_max_rate + 0.0002, sleep=sleep)
+            if overall_max_rate > 0
+            else None
+        )
         self._retries = max_retries
         self._sleep = sleep
 
@@ -85,6 +127,8 @@ class ClinicRateLimiter(AIORateLimiter):
         for attempt in range(self._retries + 1):
             if chat is not None:
                 await self._pacer.wait(str(chat))
+                if self._overall is not None:
+                    await self._overall.wait()
             try:
                 return await super().process_request(
                     callback, args, kwargs, endpoint, data, rate_limit_args
