@@ -14,6 +14,11 @@ import click
 
 from bot.app import load_answerer, open_services
 from bot.channels.terminal import TerminalChat
+from bot.cli_broadcasts import broadcast as broadcast_command
+from bot.cli_broadcasts import broadcasts as broadcasts_command
+from bot.cli_broadcasts import tag as tag_group
+from bot.cli_staff import audit_command, stats_command
+from bot.cli_staff import staff as staff_group
 from bot.clock import utc_now
 from bot.db.migrate import current_revision, head_revision, upgrade
 from bot.db.session import Database
@@ -173,6 +178,14 @@ def content_check(ctx: click.Context, directory: Path | None) -> None:
     if problems:
         raise click.exceptions.Exit(1)
     click.echo(f"content in {directory}: ok")
+
+
+# Staff announcements and patient tags live in their own module (bot/cli_broadcasts.py).
+for _command in (broadcast_command, broadcasts_command, tag_group):
+    cli.add_command(_command)
+# Staff, the audit trail and stats (bot/cli_staff.py).
+for _command in (staff_group, audit_command, stats_command):
+    cli.add_command(_command)
 
 
 def _guarded(entry: Callable[[], Any]) -> int:

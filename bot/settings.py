@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import time
 from pathlib import Path
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
@@ -47,6 +48,11 @@ class Settings(BaseSettings):
     # The scheduler (tips, appointment nudges) runs in `clinicbot run`; one process only.
     scheduler_enabled: bool = True
     scheduler_tick_seconds: float = Field(default=30.0, gt=0, le=3600)
+    # Staff: Telegram user ids made admins at start (comma-separated), the staff group's chat
+    # id (hand-offs and alerts go there), and how much an alert shows (minimal: no symptoms).
+    staff_telegram_ids: str = ""
+    staff_chat_id: int | None = None
+    staff_alert_detail: Literal["minimal", "full"] = "minimal"
 
     @field_validator("clinic_timezone")
     @classmethod
@@ -65,6 +71,19 @@ class Settings(BaseSettings):
         if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
             raise ValueError("must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
         return level
+
+    @field_validator("staff_telegram_ids")
+    @classmethod
+    def _telegram_ids(cls, value: str) -> str:
+        for part in value.split(","):
+            if part.strip() and not part.strip().isdigit():
+                raise ValueError(f"{part.strip()!r} is not a Telegram user id (digits only)")
+        return value
+
+    @property
+    def staff_ids(self) -> tuple[int, ...]:
+        """Return the Telegram user ids in STAFF_TELEGRAM_IDS."""
+        return tuple(int(part) for part in self.staff_telegram_ids.split(",") if part.strip())
 
     @property
     def has_twilio(self) -> bool:

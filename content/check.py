@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from content.opening_hours import parse_opening_hours
 from content.sms import count_segments, to_sms_text
 from content.store import (
     AnswerFile,
@@ -165,6 +166,28 @@ REQUIRED_MESSAGES = (
     "privacy_forgotten",
     "privacy_kept",
     "telegram_commands",
+    # Staff: the /broadcast wizard and delivery reports (bot/channels/telegram/staff_broadcast.py)
+    *(
+        f"staff_bc_{key}"
+        for key in (
+            "ask_en ask_es english_only ask_audience audiences ask_tag ask_custom preview_lang "
+            "preview send_now schedule discard confirm ask_time in_hour tomorrow confirm_text "
+            "now created discarded stale error list none cancel cancelled report"
+        ).split()
+    ),
+    # Hand-off to staff, alerts and stats (handlers/handoff.py, staff_alerts.py, stats.py)
+    "ticket_opened",
+    "ticket_after_hours",
+    "ticket_already_open",
+    "ticket_closed",
+    *(
+        f"staff_{key}"
+        for key in (
+            "ticket_opened ticket_message ticket_closed ticket_unknown ticket_reply_failed "
+            "close_usage alert_red_flag alert_rule alert_reschedule alert_visit "
+            "alert_nudge_failed stats"
+        ).split()
+    ),
 )
 REQUIRED_CLINIC_FACTS = ("name", "phone", "timezone", "address", "hours", "booking_url")
 FIELDS = ("id", "lang", "title", "questions", "keywords", "related", "reviewed", "sms")
@@ -190,6 +213,11 @@ def _check_clinic(path: Path, clinic: Any) -> list[Problem]:
         ZoneInfo(str(zone))
     except (ZoneInfoNotFoundError, ValueError):
         problems.append(Problem(path, 1, f"timezone {zone!r} is not an IANA time zone"))
+        return problems
+    try:
+        parse_opening_hours(clinic)
+    except ValueError as exc:
+        problems.append(Problem(path, 1, str(exc)))
     return problems
 
 

@@ -11,8 +11,9 @@ from bot.clock import Clock
 from bot.db.models import Appointment, Patient
 from bot.db.patients import find_or_create_patient, log_message, record_safety_event
 from bot.db.session import Database
-from handlers.alerts import AlertSink
+from handlers.alerts import AlertSink, StaffDesk
 from handlers.answer import HUMAN_PAYLOAD, TOPIC_PREFIX, Answerer, Reply
+from handlers.handoff import HandOff, hand_off
 from handlers.messages import InboundMessage, OutboundMessage, ReplyKind
 from handlers.pain_score import PENDING_PREFIX as PAIN_PREFIX
 from handlers.pain_score import parse_pain_score, record_pain_score
@@ -48,6 +49,11 @@ class Conversation:
         return self._answerer
 
     @property
+    def alerts(self) -> AlertSink:
+        """Return where staff alerts go, for flows outside this path (reschedule requests)."""
+        return self._alerts
+
+    @property
     def clock(self) -> Clock:
         """Return the clock this conversation stamps messages with."""
         return self._clock
@@ -74,6 +80,13 @@ class Conversation:
             reply = self._reply(message, patient.language)
             if reply.kind is not ReplyKind.RED_FLAG:
                 reply = await self._pending_answer(session, patient, message, now) or reply
+            handoff: HandOff | None = None
+            desk = self._alerts if isinstance(self._alerts, StaffDesk) else None
+            if desk is not None and desk.handoff:  # a staff group: tickets, routing while open
+                content = self._answerer.content
+                handoff = await hand_off(session, content, patient, message, reply, now=now)
+                reply = handoff.reply if handoff and handoff.reply else reply
+            silent = handoff is not None and handoff.silent
             if reply.kind is ReplyKind.RED_FLAG and reply.category and reply.rule:
                 await record_safety_event(
                     session,
@@ -88,7 +101,7 @@ class Conversation:
                 patient_id=patient.id,
                 direction="out",
                 channel=message.channel,
-                status="replied",
+                status="forwarded" if silent else "replied",
                 now=now,
                 kind=reply.kind,
                 topic=reply.topic,
@@ -107,7 +120,11 @@ class Conversation:
             await self._alerts.red_flag(
                 patient_id=patient_id, category=reply.category, channel=message.channel
             )
-        return [_outbound(reply)]
+        if handoff is not None and desk is not None:
+            await desk.ticket_opened(patient_id=patient_id)  # once; retried if it failed
+            if handoff.forward is not None:
+                await desk.ticket_message(ticket_id=handoff.ticket_id, text=handoff.forward)
+        return [] if silent else [_outbound(reply)]
 
     async def _pending_answer(
         self, session: AsyncSession, patient: Patient, message: InboundMessage, now: datetime

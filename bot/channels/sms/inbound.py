@@ -13,6 +13,7 @@ from bot.db.models import Patient, ProcessedUpdate
 from bot.db.patients import consents_of, find_or_create_patient, log_message
 from bot.db.session import Database
 from content.language import detect_language
+from handlers.alerts import StaffDesk
 from handlers.appointment_replies import (
     AppointmentIntent,
     apply_reply,
@@ -62,12 +63,22 @@ class SmsInbound:
             welcomed = patient.pending_question is not None or bool(
                 await consents_of(session, patient.id)
             )
+            asked_about = pending_appointment(patient.pending_question)
             reply = await self._keyword_or_answer(session, patient, keyword, text, opted_out)
             if reply is not None:
                 await self._log(session, patient.id, message, reply, now)
-                return [self._content.message(reply, lang).sms]
-            if not welcomed and not opted_out:
+                if reply != "sms_appointment_reschedule" or asked_about is None:
+                    return [self._content.message(reply, lang).sms]
+            elif not welcomed and not opted_out:
                 patient.pending_question, patient.pending_since = CONSENT_QUESTION, now
+            patient_id = patient.id
+        if reply is not None and asked_about is not None:
+            # After the commit: staff get the request (a ticket when a staff group is set up).
+            if isinstance(desk := self._conversation.alerts, StaffDesk):
+                await desk.reschedule(
+                    patient_id=patient_id, appointment_id=asked_about, channel=Channel.SMS
+                )
+            return [self._content.message(reply, lang).sms]
         # Free text: the shared core triages first, logs, and alerts staff on red flags.
         answers = await self._conversation.handle(message)
         if opted_out:

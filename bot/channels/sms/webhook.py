@@ -90,6 +90,7 @@ class SmsWebhooks:
             sender = _tel(form, "From", self._config.region)
         except _Rejected as exc:
             log.warning("sms inbound rejected: %s %s", exc.status, exc.reason)
+            _count_forged(request, exc)
             return PlainTextResponse(exc.reason, status_code=exc.status)
         message = InboundMessage(
             address=sender,
@@ -111,6 +112,7 @@ class SmsWebhooks:
             form = await self._signed_form(request)
         except _Rejected as exc:
             log.warning("sms status rejected: %s %s", exc.status, exc.reason)
+            _count_forged(request, exc)
             return PlainTextResponse(exc.reason, status_code=exc.status)
         sid = str(form.get("MessageSid") or form.get("SmsSid") or "")
         status = str(form.get("MessageStatus") or form.get("SmsStatus") or "")
@@ -132,6 +134,13 @@ class SmsWebhooks:
             )
         log.info("sms status: status=%s error=%s", status, code or None)
         return Response(status_code=204)
+
+
+def _count_forged(request: Request, exc: _Rejected) -> None:
+    """Count a request refused for its signature (shown by GET /healthz)."""
+    rejected = getattr(request.app.state, "rejected", None)
+    if exc.status == 403 and rejected is not None:
+        rejected["sms"] += 1
 
 
 def _tel(form: FormData, key: str, region: str) -> str:

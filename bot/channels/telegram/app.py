@@ -16,7 +16,15 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest
 
-from bot.channels.telegram import edges, on_callback, on_command, on_start, on_text
+from bot.channels.telegram import (
+    edges,
+    on_callback,
+    on_command,
+    on_start,
+    on_text,
+    staff_broadcast,
+    staff_commands,
+)
 from bot.channels.telegram.deps import Deps
 from bot.channels.telegram.ratelimit import ClinicRateLimiter
 
@@ -48,6 +56,9 @@ _COMMANDS = (
     _Command("stop", on_command.stop_command),
     _Command("mydata", on_command.mydata_command),
     _Command("forget", on_command.forget_command),
+    # Staff only (the role is checked on every call; others get the /help reply).
+    _Command("stats", staff_commands.stats_command),
+    _Command("close", staff_commands.close_command),
 )
 
 
@@ -77,6 +88,7 @@ def build_application(
     deps.install(application.bot_data)
     private = filters.ChatType.PRIVATE
     application.add_handler(TypeHandler(Update, edges.gate), group=-1)
+    staff_broadcast.register(application)  # before the patient handlers: it must match first
     application.add_handler(CommandHandler("start", on_start.start, filters=private))
     application.add_handler(CommandHandler("start", on_start.group_start, filters=~private))
     for command in _COMMANDS:

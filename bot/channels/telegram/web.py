@@ -25,6 +25,7 @@ from bot.channels.telegram.commands import register_commands
 from bot.channels.telegram.deps import Deps
 from bot.channels.telegram.ratelimit import ClinicRateLimiter
 from bot.channels.telegram.sender import TelegramSender
+from bot.channels.telegram.staff_group import start_staff_group
 from bot.clock import Clock, utc_now
 from bot.settings import Settings
 from handlers.messages import OutboundMessage
@@ -42,6 +43,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 WEBHOOK_PATH = "/telegram"
+# A text message is at most 4096 characters; with entities and a reply an update stays ~100 KB.
+MAX_UPDATE_BYTES = 1024 * 1024
 Sleep = Callable[[float], Awaitable[None]]
 
 
@@ -74,6 +77,11 @@ class TelegramRuntime:
         self._sleep = sleep
         self._task: asyncio.Task[None] | None = None
         self.ready = asyncio.Event()
+
+    @property
+    def deps(self) -> Deps:
+        """Return the services the handlers share."""
+        return self._deps
 
     @property
     def secret(self) -> str:
@@ -142,10 +150,18 @@ class TelegramRuntime:
         """Return the outbox's sender for Telegram; it waits until the bot is connected."""
         return _ReadySender(self.ready, TelegramSender(self.application.bot, self._deps))
 
+    def parse(self, data: dict[str, Any]) -> Update | None:
+        """Build the Update, or None when the JSON is not a well-formed update."""
+        try:
+            return Update.de_json(data, self.application.bot)
+        except Exception:  # de_json raises whatever a malformed dict provokes in it
+            return None
+
     async def process(self, data: dict[str, Any]) -> None:
         """Handle one update received over the webhook."""
-        update = Update.de_json(data, self.application.bot)
-        await self.application.process_update(update)
+        update = self.parse(data)
+        if update is not None:
+            await self.application.process_update(update)
 
 
 class _ReadySender:
@@ -196,17 +212,40 @@ async def _webhook(request: Request) -> Response:
         or not runtime.secret
         or not hmac.compare_digest(given, runtime.secret.encode())
     ):
+        rejected = getattr(request.app.state, "rejected", None)
+        if rejected is not None:
+            rejected["telegram"] += 1
         return Response(status_code=403)
     if not runtime.ready.is_set():
         return Response(status_code=503)
+    body = await _limited_body(request)
+    if body is None:
+        return Response(status_code=413)
     try:
-        data = json.loads(await request.body())
+        data = json.loads(body)
     except ValueError:
         return Response(status_code=400)
     if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
         return Response(status_code=400)
-    await runtime.process(data)
+    update = runtime.parse(data)
+    if update is None:
+        log.warning("telegram webhook: update %s is malformed", data["update_id"])
+        return Response(status_code=400)
+    await runtime.application.process_update(update)
     return Response(status_code=200)
+
+
+async def _limited_body(request: Request) -> bytes | None:
+    """Read the body, or None once it is larger than any real update."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_UPDATE_BYTES:
+        return None
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_UPDATE_BYTES:
+            return None
+    return bytes(body)
 
 
 def telegram_routes(settings: Settings) -> list[Route]:
@@ -224,6 +263,7 @@ async def telegram_running(
         yield
         return
     runtime = build_runtime(settings, services, options or TelegramOptions())
+    start_staff_group(runtime, settings, state)  # hand-offs and alerts, with STAFF_CHAT_ID
     state.telegram = runtime
     await runtime.start()
     try:
