@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
@@ -11,9 +10,9 @@ from typing import TypeVar
 import click
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.app import Services, open_services
+from bot.app import Services
+from bot.cli_session import in_session
 from bot.clock import utc_now
-from bot.settings import Settings
 from handlers.audience import Audience, AudienceError, parse_audience
 from handlers.broadcast_reports import counts_text, listing_lines, preview_text
 from handlers.broadcasts import (
@@ -39,18 +38,8 @@ def _fail(message: str) -> click.exceptions.Exit:
 
 
 def _with_session(ctx: click.Context, work: Callable[[Services, AsyncSession], Awaitable[T]]) -> T:
-    settings: Settings = ctx.obj
-
-    async def go() -> T:
-        services = await open_services(settings)
-        try:
-            async with services.db.session() as session, session.begin():
-                return await work(services, session)
-        finally:
-            await services.close()
-
     try:
-        return asyncio.run(go())
+        return in_session(ctx, work)
     except (AudienceError, BroadcastError, TagError) as exc:
         raise _fail(str(exc)) from None
 

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
-
 import click
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.app import Services, open_services
+from bot.app import Services
+from bot.cli_session import in_session
 from bot.clock import utc_now
 from bot.db.models import AuditEntry, StaffRole
 from bot.settings import Settings
@@ -21,21 +18,6 @@ from scheduler.rules import load_nudge_rules
 __all__ = ["audit_command", "staff", "stats_command"]
 
 ACTOR = "cli"
-T = TypeVar("T")
-
-
-def _with_session(ctx: click.Context, work: Callable[[Services, AsyncSession], Awaitable[T]]) -> T:
-    settings: Settings = ctx.obj
-
-    async def go() -> T:
-        services = await open_services(settings)
-        try:
-            async with services.db.session() as session, session.begin():
-                return await work(services, session)
-        finally:
-            await services.close()
-
-    return asyncio.run(go())
 
 
 @click.group()
@@ -58,7 +40,7 @@ def staff_add(ctx: click.Context, telegram_user_id: int, role: str, name: str | 
             session, telegram_user_id, StaffRole(role), actor=ACTOR, now=utc_now(), name=name
         )
 
-    _with_session(ctx, work)
+    in_session(ctx, work)
     click.echo(f"staff {telegram_user_id}: {role}")
 
 
@@ -71,7 +53,7 @@ def staff_remove(ctx: click.Context, telegram_user_id: int) -> None:
     async def work(services: Services, session: AsyncSession) -> bool:
         return await remove_staff(session, telegram_user_id, actor=ACTOR, now=utc_now())
 
-    if not _with_session(ctx, work):
+    if not in_session(ctx, work):
         click.echo(f"clinicbot: {telegram_user_id} is not staff", err=True)
         raise click.exceptions.Exit(1)
     click.echo(f"staff {telegram_user_id}: removed")
@@ -88,7 +70,7 @@ def staff_list(ctx: click.Context) -> None:
             for member in await list_staff(session)
         ]
 
-    lines = _with_session(ctx, work)
+    lines = in_session(ctx, work)
     for line in lines:
         click.echo(line)
     if not lines:
@@ -105,7 +87,7 @@ def audit_command(ctx: click.Context, limit: int) -> None:
         query = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
         return list(await session.scalars(query))
 
-    for entry in _with_session(ctx, work):
+    for entry in in_session(ctx, work):
         when = entry.created_at.strftime("%Y-%m-%d %H:%M:%SZ")
         fields = (when, entry.actor, entry.action, entry.target or "-", entry.detail or "")
         click.echo("\t".join(fields).rstrip())
@@ -127,4 +109,4 @@ def stats_command(ctx: click.Context, days: int) -> None:
         stats = await collect_stats(session, now=utc_now(), days=days, confirm_rules=confirm)
         return format_stats(services.conversation.answerer.content, stats)
 
-    click.echo(_with_session(ctx, work))
+    click.echo(in_session(ctx, work))
