@@ -172,7 +172,7 @@ REQUIRED_MESSAGES = (
         for key in (
             "ask_en ask_es english_only ask_audience audiences ask_tag ask_custom preview_lang "
             "preview send_now schedule discard confirm ask_time in_hour tomorrow confirm_text "
-            "now created discarded stale error list none cancel cancelled report"
+            "now created discarded stale error list none cancel cancelled report progress"
         ).split()
     ),
     # Hand-off to staff, alerts and stats (handlers/handoff.py, staff_alerts.py, stats.py)

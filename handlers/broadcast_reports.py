@@ -10,7 +10,7 @@ from bot.clock import Clock
 from bot.db.models import Broadcast
 from bot.db.session import Database
 from content.store import ContentStore
-from handlers.broadcasts import BUCKETS, Preview, Report, finish_broadcasts
+from handlers.broadcasts import BUCKETS, Preview, Progress, Report, finish_broadcasts
 from handlers.messages import OutboundMessage, ReplyKind
 from handlers.wording import fill
 
@@ -93,17 +93,37 @@ class BroadcastProgress:
         clock: Clock,
     ) -> None:
         self._db, self._content, self._sender, self._clock = db, content, sender, clock
+        self._quarters: dict[int, int] = {}  # broadcast id -> quarters reported (1..3)
 
     async def __call__(self) -> None:
-        """Mark running and done broadcasts; send each final report to its staff chat."""
+        """Mark running and done broadcasts; tell their staff member at each quarter, and
+        send each final report."""
+        progress: list[Progress] = []
         async with self._db.session() as session, session.begin():
-            reports = await finish_broadcasts(session, self._clock())
+            reports = await finish_broadcasts(session, self._clock(), progress)
+        for step in progress:
+            # In memory: after a restart a quarter may be reported once more, never skipped.
+            quarter = 4 * step.done // step.total if step.total else 0
+            if quarter > self._quarters.get(step.broadcast_id, 0) and self._sender is not None:
+                self._quarters[step.broadcast_id] = quarter
+                text = staff_message(
+                    self._content,
+                    "staff_bc_progress",
+                    id=step.broadcast_id,
+                    done=step.done,
+                    total=step.total,
+                )
+                await self._tell(step.chat_id, step.broadcast_id, text)
         for chat_id, report in reports:
             if self._sender is None:
                 log.info("broadcast %s done; no Telegram sender to report", report.broadcast_id)
                 continue
-            text = report_text(self._content, report)
-            message = OutboundMessage(text=text, sms=text, kind=ReplyKind.SYSTEM, lang=STAFF_LANG)
-            outcome = await self._sender.send(f"telegram:{chat_id}", message)
-            if outcome.status is not SendStatus.SENT:
-                log.warning("broadcast %s report not sent: %s", report.broadcast_id, outcome.error)
+            self._quarters.pop(report.broadcast_id, None)
+            await self._tell(chat_id, report.broadcast_id, report_text(self._content, report))
+
+    async def _tell(self, chat_id: int, broadcast_id: int, text: str) -> None:
+        assert self._sender is not None
+        message = OutboundMessage(text=text, sms=text, kind=ReplyKind.SYSTEM, lang=STAFF_LANG)
+        outcome = await self._sender.send(f"telegram:{chat_id}", message)
+        if outcome.status is not SendStatus.SENT:
+            log.warning("broadcast %s message not sent: %s", broadcast_id, outcome.error)

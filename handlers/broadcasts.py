@@ -24,6 +24,7 @@ __all__ = [
     "BroadcastError",
     "ChannelPreview",
     "Preview",
+    "Progress",
     "Report",
     "cancel_broadcast",
     "check_texts",
@@ -259,8 +260,23 @@ async def recent_broadcasts(session: AsyncSession, limit: int = 10) -> list[Broa
     return list(rows)
 
 
-async def finish_broadcasts(session: AsyncSession, now: datetime) -> list[tuple[int, Report]]:
-    """Mark due broadcasts running and finished ones done; return (chat id, report) to send."""
+@dataclass(frozen=True)
+class Progress:
+    """How far a running broadcast has got: rows no longer waiting, out of all its rows."""
+
+    chat_id: int
+    broadcast_id: int
+    done: int
+    total: int
+
+
+async def finish_broadcasts(
+    session: AsyncSession, now: datetime, progress: list[Progress] | None = None
+) -> list[tuple[int, Report]]:
+    """Mark due broadcasts running and finished ones done; return (chat id, report) to send.
+
+    Running broadcasts with a staff chat are added to `progress`, if given.
+    """
     due = await session.scalars(
         select(Broadcast).where(
             Broadcast.status.in_([BroadcastStatus.SCHEDULED, BroadcastStatus.RUNNING]),
@@ -277,6 +293,10 @@ async def finish_broadcasts(session: AsyncSession, now: datetime) -> list[tuple[
             )
         )
         if still_open:
+            if progress is not None and broadcast.report_chat_id is not None:
+                total = max(broadcast.recipients, still_open)
+                done = total - still_open
+                progress.append(Progress(broadcast.report_chat_id, broadcast.id, done, total))
             continue
         broadcast.status, broadcast.finished_at = BroadcastStatus.DONE, now
         await session.flush()

@@ -380,3 +380,19 @@ async def test_quiet_hours_hold_sms_until_morning(rig: Rig) -> None:
         patient = (await session.scalars(select(Patient))).one()
         assert patient.id == delivery.patient_id
         assert (await session.get(Broadcast, broadcast_id)).status == "done"  # type: ignore[union-attr]
+
+
+async def test_the_sender_hears_progress_once_per_quarter(rig: Rig) -> None:
+    for n in range(8):
+        await rig.patient(f"telegram:{300 + n}")
+    broadcast_id = await _create(rig)
+    scheduler = rig.scheduler(batch_size=4)
+    progress = BroadcastProgress(rig.db, rig.answerer.content, rig.telegram, clock=rig.clock)
+    async with rig.db.session() as session, session.begin():
+        claimed = await claim_due(session, rig.clock(), 4)
+    for delivery_id in claimed:
+        await scheduler._dispatcher.dispatch(delivery_id)
+    await progress()
+    await progress()  # the same quarter is not reported twice
+    reports = [m.text for urn, m in rig.telegram.sent if urn == "telegram:42"]
+    assert reports == [f"Broadcast #{broadcast_id}: 4 of 8 handled so far."]
