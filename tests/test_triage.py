@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -388,19 +387,13 @@ def test_the_most_severe_category_wins(rules: RedFlagRules, text: str, category:
     assert flag.category == category
 
 
-def test_long_messages_are_read_whole_and_fast(rules: RedFlagRules) -> None:
+def test_long_messages_are_read_whole(rules: RedFlagRules) -> None:
+    # Speed is measured by bench/answering.py, never asserted here: the machines are shared.
     filler = "my back has been sore for weeks and I sit at a desk all day. " * 80
-    start = time.perf_counter()
+    assert len(filler) > 4000
     assert triage(filler, rules) is None
     flag = triage(filler + "now I can't pee", rules)
     assert flag == RedFlag(E, "cauda_equina.bladder_bowel")
-    assert len(filler) > 4000
-    assert time.perf_counter() - start < 0.5
-    messages = [text for text, _, _ in EN_FLAGS + ES_FLAGS] + NEAR_MISSES
-    start = time.perf_counter()
-    for text in messages * 5:
-        triage(text, rules)
-    assert (time.perf_counter() - start) / (len(messages) * 5) < 0.001
 
 
 GOOD_RULES = """
