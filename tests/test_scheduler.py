@@ -5,9 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select, update
@@ -27,36 +26,15 @@ from bot.db.models import (
 )
 from bot.db.patients import find_or_create_patient
 from bot.db.session import Database
-from bot.settings import DEFAULT_CONTENT_DIR
-from content.tips import load_tips
 from handlers.answer import Answerer
 from handlers.consent import opt_in, stop_everything
-from handlers.messages import OutboundMessage
 from scheduler.dispatch import Dispatcher
 from scheduler.outbox import PlannedDelivery, insert_planned
 from scheduler.planner import replan_appointment
-from scheduler.rules import load_nudge_rules
 from scheduler.service import Scheduler
 from scheduler.timing import QuietHours
 from tests.conftest import FakeClock
-
-LA = ZoneInfo("America/Los_Angeles")
-RULES = load_nudge_rules(DEFAULT_CONTENT_DIR / "nudges.yaml")
-TIPS = load_tips(DEFAULT_CONTENT_DIR)
-
-
-@dataclass
-class FakeSender:
-    """Records what it is asked to send; answers with a scripted outcome."""
-
-    outcomes: list[SendOutcome] = field(default_factory=list)
-    sent: list[tuple[str, OutboundMessage]] = field(default_factory=list)
-
-    async def send(self, urn: str, message: OutboundMessage) -> SendOutcome:
-        self.sent.append((urn, message))
-        if self.outcomes:
-            return self.outcomes.pop(0)
-        return SendOutcome(SendStatus.SENT, external_id=f"m{len(self.sent)}")
+from tests.scheduler_support import LA, RULES, TIPS, FakeSender
 
 
 @dataclass

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select, update
@@ -23,8 +22,6 @@ from bot.db.models import (
 )
 from bot.db.patients import find_or_create_patient
 from bot.db.session import Database
-from bot.settings import DEFAULT_CONTENT_DIR
-from content.tips import load_tips
 from handlers.answer import Answerer
 from handlers.audience import Audience, AudienceError, parse_audience, select_recipients
 from handlers.broadcast_reports import BroadcastProgress, preview_text
@@ -36,33 +33,15 @@ from handlers.broadcasts import (
     preview,
 )
 from handlers.consent import opt_in, stop_everything
-from handlers.messages import OutboundMessage
 from handlers.tags import TagError, add_tag, list_tags, remove_tag
 from scheduler.dispatch import Dispatcher
 from scheduler.outbox import claim_due
-from scheduler.rules import load_nudge_rules
 from scheduler.service import Scheduler
 from scheduler.timing import QuietHours
 from tests.conftest import FakeClock
+from tests.scheduler_support import LA, RULES, TIPS, FakeSender
 
-LA = ZoneInfo("America/Los_Angeles")
-RULES = load_nudge_rules(DEFAULT_CONTENT_DIR / "nudges.yaml")
-TIPS = load_tips(DEFAULT_CONTENT_DIR)
 DAYTIME = datetime(2026, 3, 2, 18, 0, tzinfo=UTC)  # 10:00 in Los Angeles
-
-
-@dataclass
-class FakeSender:
-    """Records sends; answers SENT unless scripted."""
-
-    outcomes: list[SendOutcome] = field(default_factory=list)
-    sent: list[tuple[str, OutboundMessage]] = field(default_factory=list)
-
-    async def send(self, urn: str, message: OutboundMessage) -> SendOutcome:
-        self.sent.append((urn, message))
-        if self.outcomes:
-            return self.outcomes.pop(0)
-        return SendOutcome(SendStatus.SENT, external_id=f"m{len(self.sent)}")
 
 
 @dataclass
