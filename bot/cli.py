@@ -58,7 +58,8 @@ def cli(ctx: click.Context) -> None:
 def chat(ctx: click.Context, who: str) -> None:
     """Talk to the bot as a patient in this terminal (type /quit to leave)."""
     settings = _settings(ctx)
-    logging.getLogger().setLevel(max(logging.WARNING, logging.getLogger().level))
+    # The chat is a conversation on the terminal: only errors interrupt it.
+    logging.getLogger().setLevel(max(logging.ERROR, logging.getLogger().level))
 
     async def talk() -> None:
         services = await open_services(settings)

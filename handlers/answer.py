@@ -20,6 +20,7 @@ HUMAN_PAYLOAD = "human"
 TOPIC_PREFIX = "topic:"
 MAX_FAQ_CHARS = 1000
 FALLBACK_TOPIC_FLOOR = 0.1
+MIN_ANCHOR = 0.5  # keyness (log10 domain over general frequency) of a shared clinic word
 # A message made only of these words is small talk, answered without searching.
 _GREETING = frozenset(
     "hi hello hey hiya howdy yo hola buenas buenos buen dia dias tardes noches good morning "
@@ -144,12 +145,12 @@ class Answerer:
         return QuickReply(self.content.message("talk_to_staff", lang).text, HUMAN_PAYLOAD)
 
     def _fallback(self, matches: list[Match], lang: str) -> Reply:
-        close = [
-            answer
-            for answer in (self.content.answer(m.topic, lang) for m in matches)
-            if answer is not None
+        # Suggest topics only when the message shares a clinic-specific word with them: "what's
+        # the weather tomorrow" gets the plain fallback, not three unrelated topics.
+        suggest = [
+            m.topic for m in matches if m.score >= FALLBACK_TOPIC_FLOOR and m.anchor >= MIN_ANCHOR
         ]
-        close = close[: len([m for m in matches if m.score >= FALLBACK_TOPIC_FLOOR])]
+        close = [a for a in (self.content.answer(t, lang) for t in suggest) if a is not None]
         message = self.content.message("fallback_with_topics" if close else "fallback", lang)
         options = tuple(QuickReply(a.title, TOPIC_PREFIX + a.id) for a in close)
         return Reply(
