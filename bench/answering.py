@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import difflib
 import json
+import os
+import platform
 import statistics
 import sys
 import time
@@ -13,6 +15,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.perf_doc import write_section  # noqa: E402
 from content.check import load_content  # noqa: E402
 from content.search import FaqIndex, is_confident  # noqa: E402
 from content.text import fold  # noqa: E402
@@ -98,28 +101,43 @@ def whole_path(rows: list[dict[str, str]]) -> dict[str, float]:
 
 
 def main() -> None:
-    """Print the comparison table."""
+    """Print the comparison table and write it to docs/PERFORMANCE.md (unless --no-write)."""
     path = ROOT / "tests" / "eval" / "dev.jsonl"
     lines = path.read_text(encoding="utf-8").splitlines()
     rows = [r for r in map(json.loads, lines) if r["group"] in ("topic", "off_topic")]
     n_topic = sum(r["group"] == "topic" for r in rows)
-    print(f"{path.relative_to(ROOT)}: {n_topic} topic, {len(rows) - n_topic} off-topic messages")
-    print(f"{'method':<18}{'accuracy':>10}{'fallback':>10}{'p50 ms':>10}{'p99 ms':>10}")
+    out = [
+        f"`python bench/answering.py` — {platform.platform()}, {os.cpu_count()} CPUs, "
+        f"Python {platform.python_version()}. Dev set `{path.relative_to(ROOT)}`: "
+        f"{n_topic} topic and {len(rows) - n_topic} off-topic messages for the first table.",
+        "",
+        "| method | top-1 accuracy | off-topic fallback | p50 ms | p99 ms |",
+        "|---|---:|---:|---:|---:|",
+    ]
     for name, build in (("FaqIndex", faq_index), ("difflib baseline", difflib_baseline)):
         search = build()
         for row in rows[:20]:  # warm caches, as a running bot would be
             search(row["text"], row["lang"])
         accuracy, fallback, p50, p99 = run(search, rows)
-        print(f"{name:<18}{accuracy:>10.1%}{fallback:>10.1%}{p50:>10.3f}{p99:>10.3f}")
+        out.append(f"| {name} | {accuracy:.1%} | {fallback:.1%} | {p50:.3f} | {p99:.3f} |")
     every = [json.loads(line) for line in lines if line.strip()]
-    path_figures = whole_path(every)
-    print()
-    print("The whole answering path (Answerer.answer, as `clinicbot ask`), every dev-set group:")
-    print(f"  top-1 topic accuracy        {path_figures['topic']:.1%}  (target >= 90%)")
-    print(f"  red flags, right category   {path_figures['red_flag']:.1%}  (target 100%)")
-    print(f"  near-miss false alarms      {path_figures['near_miss']:.1%}  (target <= 5%)")
-    print(f"  off-topic -> fallback       {path_figures['off_topic']:.1%}  (target >= 90%)")
-    print(f"  latency p50 / p99 ms        {path_figures['p50']:.3f} / {path_figures['p99']:.3f}")
+    figures = whole_path(every)
+    out += [
+        "",
+        "The whole answering path (`Answerer.answer`, as `clinicbot ask`), every dev-set group:",
+        "",
+        "| figure | value | target |",
+        "|---|---:|---:|",
+        f"| top-1 topic accuracy | {figures['topic']:.1%} | >= 90% |",
+        f"| red flags with the right category | {figures['red_flag']:.1%} | 100% |",
+        f"| near-miss false alarms | {figures['near_miss']:.1%} | <= 5% |",
+        f"| off-topic -> fallback | {figures['off_topic']:.1%} | >= 90% |",
+        f"| latency p50 / p99 ms | {figures['p50']:.3f} / {figures['p99']:.3f} | p99 < 5 |",
+    ]
+    text = "\n".join(out)
+    print(text)
+    if "--no-write" not in sys.argv:
+        write_section("Answering", text)
 
 
 if __name__ == "__main__":
