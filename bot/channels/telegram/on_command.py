@@ -81,7 +81,7 @@ async def appointments_command(update: Update, context: Context) -> None:
 
 
 async def human_command(update: Update, context: Context) -> None:
-    """Say how to reach a person (the staff hand-off comes with the staff issue)."""
+    """Hand the conversation to staff, or say how to reach a person if there is no staff group."""
     d = deps(context)
     replies = await d.conversation.handle(inbound(update, d, text=None, payload=HUMAN_PAYLOAD))
     await send_all(context.bot, _chat_id(update), replies)
