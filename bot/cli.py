@@ -17,6 +17,7 @@ from bot.channels.terminal import TerminalChat
 from bot.cli_broadcasts import broadcast as broadcast_command
 from bot.cli_broadcasts import broadcasts as broadcasts_command
 from bot.cli_broadcasts import tag as tag_group
+from bot.cli_reminders import reminders as reminders_group
 from bot.cli_staff import audit_command, stats_command
 from bot.cli_staff import staff as staff_group
 from bot.clock import utc_now
@@ -187,6 +188,8 @@ for _command in (broadcast_command, broadcasts_command, tag_group):
 # Staff, the audit trail and stats (bot/cli_staff.py).
 for _command in (staff_group, audit_command, stats_command):
     cli.add_command(_command)
+# A patient's between-visit tips, for staff (bot/cli_reminders.py).
+cli.add_command(reminders_group)
 
 
 def _guarded(entry: Callable[[], Any]) -> int:

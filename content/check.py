@@ -166,6 +166,12 @@ REQUIRED_MESSAGES = (
     "privacy_forgotten",
     "privacy_kept",
     "telegram_commands",
+    "sms_tips_summary",
+    "sms_tips_paused",
+    "sms_tips_none",
+    "sms_tips_help",
+    "sms_tips_night",
+    "sms_tips_zone",
     # Staff: the /broadcast wizard and delivery reports (bot/channels/telegram/staff_broadcast.py)
     *(
         f"staff_bc_{key}"

@@ -118,3 +118,36 @@ def test_content_check_reports_file_and_line(tmp_path: Path) -> None:
 def test_help_everywhere(command: list[str]) -> None:
     result = clinicbot(*command, "--help")
     assert result.returncode == 0 and "Usage:" in result.stdout
+
+
+def test_staff_set_and_show_a_patients_tips(tmp_path: Path) -> None:
+    assert clinicbot("chat", stdin="hello\n/quit\n").returncode == 0  # the patient cli:local
+    changed = clinicbot(
+        "reminders", "set", "cli:local", "--on", "diet", "--time", "18:30", "--days", "weekdays",
+        "--timezone", "America/Chicago", "--record-consent",
+    )  # fmt: skip
+    assert changed.returncode == 0, changed.stderr
+    assert "Diet" in changed.stdout or "diet" in changed.stdout.lower()
+    assert "18:30" in changed.stdout and "weekdays" in changed.stdout
+    assert "America/Chicago" in changed.stdout
+    shown = clinicbot("reminders", "show", "cli:local")
+    assert shown.stdout == changed.stdout
+    audit = clinicbot("audit")
+    assert "reminders.changed" in audit.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--time", "23:30"], "23:30 falls in quiet hours"),
+        (["--time", "noonish"], "'noonish' is not a time like 09:30"),
+        (["--timezone", "Mars/Base"], "Mars/Base is not an IANA time zone"),
+    ],
+)
+def test_bad_tip_settings_are_one_line_and_change_nothing(args: list[str], message: str) -> None:
+    assert clinicbot("chat", stdin="hello\n/quit\n").returncode == 0
+    before = clinicbot("reminders", "show", "cli:local").stdout
+    result = clinicbot("reminders", "set", "cli:local", *args)
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"clinicbot: {message}"
+    assert clinicbot("reminders", "show", "cli:local").stdout == before

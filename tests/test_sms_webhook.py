@@ -19,9 +19,11 @@ from bot.db.models import (
     Appointment,
     AuditEntry,
     Consent,
+    ConsentCategory,
     ConsentEvent,
     MessageLog,
     Patient,
+    ReminderPreference,
     SafetyEvent,
 )
 from bot.web import create_app
@@ -343,3 +345,24 @@ async def test_the_app_mounts_sms_only_with_twilio_settings(database_url: str) -
                 await post_signed(c, "/sms/inbound", payload("inbound"), signature="")
             ).status_code == 403
             assert (await post_signed(c, "/sms/inbound", payload("inbound"))).status_code == 200
+
+
+async def test_tips_are_chosen_by_text(
+    client: httpx.AsyncClient, app: tuple[Starlette, Services]
+) -> None:
+    await text(client, "hi")
+    [summary] = await text(client, "TIPS EXERCISE ON")
+    assert "Willow Creek" in summary and "tips:" in summary and "09:00" in summary
+    [moved] = await text(client, "tips 6pm")
+    assert "18:00" in moved
+    [night] = await text(client, "TIPS 23:00")
+    assert "between 8am and 9pm" in night
+    [faq] = await text(client, "tips for sciatica?")
+    assert "TIPS" not in faq  # a question, not a command
+    async with app[1].db.session() as session:
+        rows = (await session.scalars(select(ReminderPreference))).all()
+        consent = await session.scalar(
+            select(Consent.granted).where(Consent.category == ConsentCategory.TIPS)
+        )
+    assert {(r.category, r.enabled, r.local_time) for r in rows} >= {("exercise", True, "18:00")}
+    assert consent is True

@@ -14,6 +14,7 @@ from bot.channels.sms.sender import SmsSender
 from bot.channels.sms.webhook import SmsWebhooks
 from bot.clock import Clock, utc_now
 from bot.settings import Settings
+from scheduler.timing import QuietHours
 
 __all__ = ["SmsChannel"]
 
@@ -47,6 +48,7 @@ class SmsChannel:
             services.conversation,
             clock=self._clock,
             store_bodies=self.config.store_bodies,
+            quiet=QuietHours(self.config.quiet_start, self.config.quiet_end),
         )
         self._webhooks = SmsWebhooks(self.config, inbound, services.db, clock=self._clock)
 

@@ -23,14 +23,23 @@ from handlers.appointment_replies import (
 from handlers.consent import opt_in, stop_everything
 from handlers.conversation import Conversation
 from handlers.messages import Channel, InboundMessage, ReplyKind
+from handlers.reminder_commands import (
+    ReminderCommandError,
+    apply_change,
+    describe,
+    parse_tips_command,
+)
 from handlers.sms_keywords import Keyword, classify, keyword_language
 from handlers.triage import triage
+from scheduler.timing import QuietHours
 
 __all__ = ["CONSENT_QUESTION", "SmsInbound"]
 
 log = logging.getLogger(__name__)
 
 CONSENT_QUESTION = "consent"
+TIPS_SUMMARY = "sms_tips_summary"
+_TIPS_ERRORS = {"night": "sms_tips_night", "zone": "sms_tips_zone"}
 # Small talk is covered by the welcome itself; anything else is answered after it.
 _WELCOME_COVERS = frozenset(
     {ReplyKind.GREETING, ReplyKind.HELP, ReplyKind.THANKS, ReplyKind.FALLBACK, ReplyKind.NON_TEXT}
@@ -41,13 +50,20 @@ class SmsInbound:
     """Turn one inbound SMS into the plain-text replies to send back."""
 
     def __init__(
-        self, db: Database, conversation: Conversation, *, clock: Clock, store_bodies: bool
+        self,
+        db: Database,
+        conversation: Conversation,
+        *,
+        clock: Clock,
+        store_bodies: bool,
+        quiet: QuietHours | None = None,
     ) -> None:
         self._db = db
         self._conversation = conversation
         self._content = conversation.answerer.content
         self._clock = clock
         self._store_bodies = store_bodies
+        self._quiet = quiet or QuietHours()
 
     async def handle(self, message: InboundMessage) -> list[str]:
         """Return the SMS replies to a message (none for a duplicate or an opted-out number)."""
@@ -67,6 +83,9 @@ class SmsInbound:
             reply = await self._keyword_or_answer(session, patient, keyword, text, opted_out)
             if reply is not None:
                 await self._log(session, patient.id, message, reply, now)
+                if reply == TIPS_SUMMARY:
+                    zone = str(self._content.clinic["timezone"])
+                    return [await describe(session, self._content, patient, lang, zone, now)]
                 if reply != "sms_appointment_reschedule" or asked_about is None:
                     return [self._content.message(reply, lang).sms]
             elif not welcomed and not opted_out:
@@ -118,6 +137,22 @@ class SmsInbound:
             return None
         if keyword is Keyword.HELP:
             return "sms_help"
+        if keyword is None and text is not None and not self._red_flag(text):
+            try:
+                change = parse_tips_command(text, self._quiet)
+            except ReminderCommandError as error:
+                return _TIPS_ERRORS.get(str(error), "sms_tips_help")
+            if change is not None:
+                await apply_change(
+                    session,
+                    patient,
+                    change,
+                    actor=f"patient:{patient.id}",
+                    source="sms:tips",
+                    now=now,
+                    record_consent=True,  # the patient asked for tips by text
+                )
+                return TIPS_SUMMARY
         appointment_id = pending_appointment(pending)
         if appointment_id is None or self._red_flag(text):
             # Red-flag triage comes before anything else: "yes, but I can't feel my legs"
