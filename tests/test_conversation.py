@@ -178,14 +178,21 @@ async def test_logs_carry_ids_never_text_or_phone_numbers(
         assert private not in logged
 
 
-async def test_a_pain_score_answers_the_day_after_question_once(
+async def _asked_for_a_pain_score(
     conversation: Conversation, db: Database, clock: FakeClock
 ) -> None:
+    """Make a patient who was just asked the day-after 0-10 question (appointment 7)."""
     await conversation.handle(_message(clock, "hello"))
     async with db.session() as session, session.begin():
         patient = await session.scalar(select(Patient))
         assert patient is not None
         patient.pending_question, patient.pending_since = "pain_score:7", clock()
+
+
+async def test_a_pain_score_answers_the_day_after_question_once(
+    conversation: Conversation, db: Database, clock: FakeClock
+) -> None:
+    await _asked_for_a_pain_score(conversation, db, clock)
     clock.advance(hours=2)
     [thanks] = await conversation.handle(_message(clock, "about a 4"))
     assert thanks.kind is ReplyKind.PAIN_SCORE and "4/10" in thanks.text
@@ -201,10 +208,6 @@ async def test_a_pain_score_answers_the_day_after_question_once(
 async def test_a_red_flag_beats_a_pending_pain_score(
     conversation: Conversation, db: Database, clock: FakeClock
 ) -> None:
-    await conversation.handle(_message(clock, "hello"))
-    async with db.session() as session, session.begin():
-        patient = await session.scalar(select(Patient))
-        assert patient is not None
-        patient.pending_question, patient.pending_since = "pain_score:7", clock()
+    await _asked_for_a_pain_score(conversation, db, clock)
     [reply] = await conversation.handle(_message(clock, "10, and now I can't feel my legs"))
     assert reply.kind is ReplyKind.RED_FLAG and reply.category == "emergency"
