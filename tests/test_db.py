@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -213,3 +214,34 @@ def _upgrade_to(connection: Connection, revision: str) -> None:
     config = alembic_config()
     config.attributes["connection"] = connection
     command.upgrade(config, revision)
+
+
+async def test_concurrent_transactions_take_turns_without_losing_an_update(db: Database) -> None:
+    # Twenty read-modify-write transactions at once: on SQLite they queue for the one pooled
+    # connection, on PostgreSQL the row lock orders them; none fails, none is lost.
+    async with db.session() as session, session.begin():
+        patient, _, _ = await find_or_create_patient(session, "tel:+15035550123", now=NOW)
+        patient.name = "0"
+
+    async def increment() -> None:
+        async with db.session() as session, session.begin():
+            row = await session.get(Patient, patient.id, with_for_update=True)
+            assert row is not None and row.name is not None
+            await asyncio.sleep(0)  # let the others try to get in between the read and write
+            row.name = str(int(row.name) + 1)
+
+    await asyncio.gather(*(increment() for _ in range(20)))
+    async with db.session() as session:
+        assert (await session.get(Patient, patient.id)) is not None
+        name = await session.scalar(select(Patient.name).where(Patient.id == patient.id))
+    assert name == "20"
+
+
+async def test_a_file_database_keeps_one_connection_so_writers_queue_in_order(
+    tmp_path: Path,
+) -> None:
+    database = Database.open(f"sqlite:///{tmp_path / 'one.db'}")
+    try:
+        assert database.engine.pool.size() == 1
+    finally:
+        await database.close()
