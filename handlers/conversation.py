@@ -3,26 +3,38 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
-from bot.db.models import Appointment, Patient
+from bot.db.models import Address, Appointment, Patient
 from bot.db.patients import find_or_create_patient, log_message, record_safety_event
 from bot.db.session import Database
 from handlers.alerts import AlertSink, StaffDesk
 from handlers.answer import HUMAN_PAYLOAD, TOPIC_PREFIX, Answerer, Reply
 from handlers.handoff import HandOff, hand_off
-from handlers.messages import InboundMessage, OutboundMessage, ReplyKind
+from handlers.messages import Channel, InboundMessage, OutboundMessage, ReplyKind
 from handlers.pain_score import PENDING_PREFIX as PAIN_PREFIX
 from handlers.pain_score import parse_pain_score, record_pain_score
 
-__all__ = ["Conversation"]
+__all__ = ["Conversation", "Turn"]
 
 log = logging.getLogger(__name__)
 
 PENDING_FOR = timedelta(days=3)  # after this, a number is no longer taken as the answer
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One message's outcome, decided inside its transaction: what to do after the commit."""
+
+    patient_id: int
+    channel: Channel
+    reply: Reply
+    handoff: HandOff | None
+    created: bool  # the patient wrote for the first time
 
 
 class Conversation:
@@ -59,71 +71,95 @@ class Conversation:
         return self._clock
 
     async def handle(self, message: InboundMessage) -> list[OutboundMessage]:
-        """Reply to one inbound message."""
-        now = self._clock()
+        """Reply to one inbound message in a transaction of its own."""
         async with self._db.session() as session, session.begin():
-            patient, address, created = await find_or_create_patient(
+            turn = await self.respond(session, message)
+        return await self.finish(turn)
+
+    async def respond(
+        self,
+        session: AsyncSession,
+        message: InboundMessage,
+        *,
+        found: tuple[Patient, Address, bool] | None = None,
+    ) -> Turn:
+        """Do a message's database work inside the caller's transaction.
+
+        A channel that already looked the patient up in the same transaction passes `found`
+        (patient, address, created), so one inbound message costs one write transaction.
+        Call `finish` with the result once the transaction has committed.
+        """
+        now = self._clock()
+        if found is None:
+            found = await find_or_create_patient(
                 session, message.address, now=now, name=message.display_name
             )
-            if not address.reachable:  # they wrote to us, so we can write back
-                address.reachable, address.unreachable_reason = True, None
-            await log_message(
+        patient, address, created = found
+        if not address.reachable:  # they wrote to us, so we can write back
+            address.reachable, address.unreachable_reason = True, None
+        await log_message(
+            session,
+            patient_id=patient.id,
+            direction="in",
+            channel=message.channel,
+            status="received",
+            now=now,
+            external_id=message.external_id,
+            body=message.text if self._store_bodies else None,
+        )
+        reply = self._reply(message, patient.language)
+        if reply.kind is not ReplyKind.RED_FLAG:
+            reply = await self._pending_answer(session, patient, message, now) or reply
+        handoff: HandOff | None = None
+        desk = self._alerts if isinstance(self._alerts, StaffDesk) else None
+        if desk is not None and desk.handoff:  # a staff group: tickets, routing while open
+            content = self._answerer.content
+            handoff = await hand_off(session, content, patient, message, reply, now=now)
+            reply = handoff.reply if handoff and handoff.reply else reply
+        silent = handoff is not None and handoff.silent
+        if reply.kind is ReplyKind.RED_FLAG and reply.category and reply.rule:
+            await record_safety_event(
                 session,
                 patient_id=patient.id,
-                direction="in",
+                category=reply.category,
+                rule=reply.rule,
                 channel=message.channel,
-                status="received",
                 now=now,
-                external_id=message.external_id,
-                body=message.text if self._store_bodies else None,
             )
-            reply = self._reply(message, patient.language)
-            if reply.kind is not ReplyKind.RED_FLAG:
-                reply = await self._pending_answer(session, patient, message, now) or reply
-            handoff: HandOff | None = None
-            desk = self._alerts if isinstance(self._alerts, StaffDesk) else None
-            if desk is not None and desk.handoff:  # a staff group: tickets, routing while open
-                content = self._answerer.content
-                handoff = await hand_off(session, content, patient, message, reply, now=now)
-                reply = handoff.reply if handoff and handoff.reply else reply
-            silent = handoff is not None and handoff.silent
-            if reply.kind is ReplyKind.RED_FLAG and reply.category and reply.rule:
-                await record_safety_event(
-                    session,
-                    patient_id=patient.id,
-                    category=reply.category,
-                    rule=reply.rule,
-                    channel=message.channel,
-                    now=now,
-                )
-            await log_message(
-                session,
-                patient_id=patient.id,
-                direction="out",
-                channel=message.channel,
-                status="forwarded" if silent else "replied",
-                now=now,
-                kind=reply.kind,
-                topic=reply.topic,
-                body=reply.text if self._store_bodies else None,
-            )
-            patient_id = patient.id
+        await log_message(
+            session,
+            patient_id=patient.id,
+            direction="out",
+            channel=message.channel,
+            status="forwarded" if silent else "replied",
+            now=now,
+            kind=reply.kind,
+            topic=reply.topic,
+            body=reply.text if self._store_bodies else None,
+        )
+        return Turn(patient.id, message.channel, reply, handoff, created)
+
+    async def finish(self, turn: Turn) -> list[OutboundMessage]:
+        """After the commit: log, alert staff, and return the replies to send."""
+        reply = turn.reply
         log.info(
             "message: patient=%s channel=%s new=%s reply=%s topic=%s",
-            patient_id,
-            message.channel,
-            created,
+            turn.patient_id,
+            turn.channel,
+            turn.created,
             reply.kind,
             reply.topic,
         )
         if reply.kind is ReplyKind.RED_FLAG and reply.category:
             await self._alerts.red_flag(
-                patient_id=patient_id, category=reply.category, channel=message.channel
+                patient_id=turn.patient_id, category=reply.category, channel=turn.channel
             )
-        if handoff is not None and desk is not None:
-            await desk.ticket_opened(patient_id=patient_id)  # once; retried if it failed
+        handoff, desk = turn.handoff, self._alerts
+        if handoff is not None and isinstance(desk, StaffDesk):
+            await desk.ticket_opened(patient_id=turn.patient_id)  # once; retried if it failed
             if handoff.forward is not None:
                 await desk.ticket_message(ticket_id=handoff.ticket_id, text=handoff.forward)
+        silent = handoff is not None and handoff.silent
         return [] if silent else [_outbound(reply)]
 
     async def _pending_answer(

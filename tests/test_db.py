@@ -11,6 +11,7 @@ from alembic import command
 from sqlalchemy import Connection, func, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 
+from bot.db.dedupe import first_delivery
 from bot.db.engine import create_engine, parse_database_url
 from bot.db.migrate import alembic_config, current_revision, head_revision, upgrade
 from bot.db.models import Address, ConsentCategory, ConsentEvent, MessageLog, Patient
@@ -245,3 +246,12 @@ async def test_a_file_database_keeps_one_connection_so_writers_queue_in_order(
         assert database.engine.pool.size() == 1
     finally:
         await database.close()
+
+
+async def test_an_inbound_event_is_recorded_once_per_channel(db: Database) -> None:
+    async with db.session() as session, session.begin():
+        assert await first_delivery(session, "sms", "SM1", now=NOW)
+        assert not await first_delivery(session, "sms", "SM1", now=NOW)
+        assert await first_delivery(session, "telegram", "SM1", now=NOW)
+    async with db.session() as session, session.begin():
+        assert not await first_delivery(session, "sms", "SM1", now=NOW)  # after the commit too

@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 from starlette.applications import Starlette
 
 from bot.app import Services, open_services
@@ -143,6 +143,24 @@ async def test_a_first_question_gets_the_welcome_and_the_answer(client: httpx.As
     assert len(replies) == 2
     assert "Reply YES" in replies[0]
     assert "mark" in replies[1].lower()
+
+
+@pytest.mark.parametrize("body", ["how long do cupping marks last?", "STOP", "hello"])
+async def test_one_inbound_text_is_one_write_transaction(
+    client: httpx.AsyncClient, app: tuple[Starlette, Services], body: str
+) -> None:
+    # Each transaction is a turn at the database (SQLite has one writer): the delivery check,
+    # the patient, the keyword or the core's answer and the log all share one.
+    begun: list[object] = []
+    engine, record = app[1].db.engine.sync_engine, begun.append
+    event.listen(engine, "begin", record)
+    try:
+        await text(client, "hi")
+        begun.clear()
+        replies = await text(client, body)
+    finally:
+        event.remove(engine, "begin", record)
+    assert replies and len(begun) == 1
 
 
 async def test_red_flags_come_first_even_on_first_contact(

@@ -5,11 +5,11 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
-from bot.db.models import Patient, ProcessedUpdate
+from bot.db.dedupe import first_delivery
+from bot.db.models import Patient
 from bot.db.patients import consents_of, find_or_create_patient, log_message
 from bot.db.session import Database
 from content.language import detect_language
@@ -21,7 +21,7 @@ from handlers.appointment_replies import (
     understand,
 )
 from handlers.consent import opt_in, stop_everything
-from handlers.conversation import Conversation
+from handlers.conversation import Conversation, Turn
 from handlers.messages import Channel, InboundMessage, ReplyKind
 from handlers.reminder_commands import (
     ReminderCommandError,
@@ -66,14 +66,21 @@ class SmsInbound:
         self._quiet = quiet or QuietHours()
 
     async def handle(self, message: InboundMessage) -> list[str]:
-        """Return the SMS replies to a message (none for a duplicate or an opted-out number)."""
+        """Return the SMS replies to a message (none for a duplicate or an opted-out number).
+
+        One write transaction per message: the delivery check, the keyword or appointment
+        reply, or the shared core's answer. Staff alerts follow the commit.
+        """
         now, text = self._clock(), message.text
         keyword = classify(text)
+        turn: Turn | None = None
         async with self._db.session() as session, session.begin():
-            if message.external_id and not await _first_delivery(session, message, now):
+            sid = message.external_id
+            if sid and not await first_delivery(session, Channel.SMS, sid, now=now):
                 log.info("sms inbound: duplicate delivery ignored")
                 return []
-            patient, address, _ = await find_or_create_patient(session, message.address, now=now)
+            found = await find_or_create_patient(session, message.address, now=now)
+            patient, address, _ = found
             lang = patient.language or keyword_language(text) or detect_language(text or "")
             opted_out = address.opted_out_at is not None
             welcomed = patient.pending_question is not None or bool(
@@ -88,18 +95,20 @@ class SmsInbound:
                     return [await describe(session, self._content, patient, lang, zone, now)]
                 if reply != "sms_appointment_reschedule" or asked_about is None:
                     return [self._content.message(reply, lang).sms]
-            elif not welcomed and not opted_out:
-                patient.pending_question, patient.pending_since = CONSENT_QUESTION, now
+            else:
+                if not welcomed and not opted_out:
+                    patient.pending_question, patient.pending_since = CONSENT_QUESTION, now
+                # Free text: the shared core triages first, logs, and records red flags.
+                turn = await self._conversation.respond(session, message, found=found)
             patient_id = patient.id
-        if reply is not None and asked_about is not None:
+        if turn is None:
             # After the commit: staff get the request (a ticket when a staff group is set up).
-            if isinstance(desk := self._conversation.alerts, StaffDesk):
+            if isinstance(desk := self._conversation.alerts, StaffDesk) and asked_about:
                 await desk.reschedule(
                     patient_id=patient_id, appointment_id=asked_about, channel=Channel.SMS
                 )
-            return [self._content.message(reply, lang).sms]
-        # Free text: the shared core triages first, logs, and alerts staff on red flags.
-        answers = await self._conversation.handle(message)
+            return [self._content.message(str(reply), lang).sms]
+        answers = await self._conversation.finish(turn)  # staff alerts on red flags
         if opted_out:
             return []  # an opted-out number gets nothing until START, not even an answer
         texts = [answer.sms for answer in answers]
@@ -207,18 +216,3 @@ class SmsInbound:
             kind=reply_key.removeprefix("sms_")[:32],
         )
         log.info("sms keyword reply: patient=%s reply=%s", patient_id, reply_key)
-
-
-async def _first_delivery(session: AsyncSession, message: InboundMessage, now: datetime) -> bool:
-    """Record the MessageSid; False if Twilio delivered this message before."""
-    assert message.external_id is not None
-    try:
-        async with session.begin_nested():
-            session.add(
-                ProcessedUpdate(
-                    channel=Channel.SMS, external_id=message.external_id, created_at=now
-                )
-            )
-    except IntegrityError:
-        return False
-    return True

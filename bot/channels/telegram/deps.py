@@ -22,7 +22,16 @@ from handlers.conversation import Conversation
 from handlers.messages import Channel, InboundMessage
 from handlers.onboarding import Onboarding
 
-__all__ = ["CHANNEL", "Context", "Deps", "deps", "inbound", "patient_session", "urn_of"]
+__all__ = [
+    "CHANNEL",
+    "Context",
+    "Deps",
+    "deps",
+    "find_chat_patient",
+    "inbound",
+    "patient_session",
+    "urn_of",
+]
 
 CHANNEL = Channel.TELEGRAM
 Context = CallbackContext[Any, Any, Any, Any]
@@ -78,6 +87,20 @@ def inbound(
         display_name=user.first_name if user else None,
         payload=payload,
     )
+
+
+async def find_chat_patient(
+    session: AsyncSession, d: Deps, update: Update
+) -> tuple[Patient, Address, bool]:
+    """Return the chat's patient and address (created on first contact), and whether new."""
+    chat, user = update.effective_chat, update.effective_user
+    assert chat is not None
+    name = user.first_name if user else None
+    found = await find_or_create_patient(session, urn_of(chat.id), now=d.clock(), name=name)
+    address = found[1]
+    if not address.reachable:  # they wrote, so we may write back
+        address.reachable, address.unreachable_reason = True, None
+    return found
 
 
 @asynccontextmanager

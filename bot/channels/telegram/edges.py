@@ -5,13 +5,13 @@ from __future__ import annotations
 import logging
 
 from sqlalchemy import update as sql_update
-from sqlalchemy.exc import IntegrityError
 from telegram import ChatMember, ChatMemberUpdated, Update
 from telegram.constants import ChatType
 from telegram.ext import ApplicationHandlerStop
 
 from bot.channels.telegram.deps import CHANNEL, Context, Deps, deps, urn_of
-from bot.db.models import Address, ProcessedUpdate
+from bot.db.dedupe import first_delivery
+from bot.db.models import Address
 
 __all__ = ["first_time", "gate", "log_error", "mark_reachable"]
 
@@ -20,14 +20,8 @@ log = logging.getLogger(__name__)
 
 async def first_time(d: Deps, update_id: int) -> bool:
     """Record an update id; False when it was already handled (Telegram resends on timeouts)."""
-    try:
-        async with d.db.session() as session, session.begin():
-            session.add(
-                ProcessedUpdate(channel=CHANNEL, external_id=str(update_id), created_at=d.clock())
-            )
-    except IntegrityError:
-        return False
-    return True
+    async with d.db.session() as session, session.begin():
+        return await first_delivery(session, CHANNEL, str(update_id), now=d.clock())
 
 
 async def mark_reachable(d: Deps, chat_id: int, reachable: bool, reason: str | None) -> None:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from telegram import Update
 
-from bot.channels.telegram.deps import Context, deps, inbound, patient_session
+from bot.channels.telegram.deps import Context, deps, find_chat_patient, inbound
 from bot.channels.telegram.replies import send_all
+from handlers.conversation import Turn
 from handlers.messages import OutboundMessage
 from handlers.onboarding import Step
 from handlers.preferences import set_timezone
@@ -23,22 +24,28 @@ async def text(update: Update, context: Context) -> None:
     body = message.text or ""
     replies: list[OutboundMessage] | None = None
     remove_keyboard = False
-    # Triage runs before anything reads the text as an answer: a red flag always goes to the
-    # core, which replies with emergency advice and records the event.
-    if triage(body, d.answerer.rules) is None:
-        now = d.clock()
-        async with patient_session(d, update, create=False) as (session, patient):
-            if patient is not None and patient.pending_question == TIMEZONE_QUESTION:
+    turn: Turn | None = None
+    # One transaction: the patient, then a typed onboarding answer or the core's reply.
+    async with d.db.session() as session, session.begin():
+        found = await find_chat_patient(session, d, update)
+        patient, now = found[0], d.clock()
+        # Triage runs before anything reads the text as an answer: a red flag always goes to
+        # the core, which replies with emergency advice and records the event.
+        if triage(body, d.answerer.rules) is None:
+            if patient.pending_question == TIMEZONE_QUESTION:
                 patient.pending_question = patient.pending_since = None
                 if len(body.split()) == 1:
                     replies = [set_timezone(d.content, patient, body, now=now)]
-            elif patient is not None and d.onboarding.step_of(patient) is not None:
+            elif d.onboarding.step_of(patient) is not None:
                 remove_keyboard = d.onboarding.step_of(patient) is Step.CONTACT
                 replies = await d.onboarding.typed(session, patient, body, now=now)
-    if replies is None:
-        remove_keyboard = False
-        replies = await d.conversation.handle(inbound(update, d, text=body))
-    await send_all(context.bot, chat.id, replies, remove_keyboard=remove_keyboard)
+        if replies is None:
+            remove_keyboard = False
+            message_in = inbound(update, d, text=body)
+            turn = await d.conversation.respond(session, message_in, found=found)
+    if turn is not None:
+        replies = await d.conversation.finish(turn)  # staff alerts follow the commit
+    await send_all(context.bot, chat.id, replies or [], remove_keyboard=remove_keyboard)
 
 
 async def non_text(update: Update, context: Context) -> None:
