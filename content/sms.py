@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -66,6 +67,7 @@ def _fold_to_gsm7(ch: str) -> str:
     return bare if bare and _is_gsm7(bare) else ch
 
 
+@functools.lru_cache(maxsize=1024)  # replies are the clinic's own texts, sent again and again
 def to_sms_text(text: str) -> str:
     """Strip Markdown and swap typographic characters so the text stays GSM-7 where possible."""
     for pattern, replacement in _MARKDOWN:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -36,13 +36,16 @@ def urn_scheme(urn: str) -> str:
     return scheme
 
 
+# Built once: every inbound message runs this lookup, and building it costs more than running it.
+_BY_URN = select(Address, Patient).join(Patient).where(Address.urn == bindparam("urn"))
+
+
 async def find_or_create_patient(
     session: AsyncSession, urn: str, *, now: datetime, name: str | None = None
 ) -> tuple[Patient, Address, bool]:
     """Return the patient and address for a URN, creating both on first contact."""
     scheme = urn_scheme(urn)
-    query = select(Address, Patient).join(Patient).where(Address.urn == urn)
-    row = (await session.execute(query)).first()
+    row = (await session.execute(_BY_URN, {"urn": urn})).first()
     if row is not None:
         return row.Patient, row.Address, False
     patient = Patient(name=name, created_at=now, updated_at=now)
@@ -52,7 +55,7 @@ async def find_or_create_patient(
             session.add_all([patient, address])
     except IntegrityError:
         # Another request created this address between our select and insert.
-        row = (await session.execute(query)).one()
+        row = (await session.execute(_BY_URN, {"urn": urn})).one()
         return row.Patient, row.Address, False
     return patient, address, True
 
