@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import Address, Ticket, TicketStatus
@@ -13,6 +14,8 @@ from handlers.staff import audit
 
 __all__ = ["close_ticket", "open_ticket", "open_ticket_of", "reply_address"]
 
+# Insert attempts before giving up: each failed one means another request won the race.
+_ATTEMPTS = 3
 _SCHEME_OF = {Channel.TELEGRAM: "telegram", Channel.SMS: "tel", Channel.CLI: "cli"}
 
 
@@ -44,21 +47,36 @@ async def open_ticket(
     channel: str | None,
     now: datetime,
 ) -> tuple[Ticket, bool]:
-    """Return the patient's open ticket, opening one if there is none; True if it is new."""
-    found = await open_ticket_of(session, patient_id)
-    if found is not None:
-        return found, False
-    ticket = Ticket(
-        patient_id=patient_id,
-        status=TicketStatus.OPEN,
-        reason=reason,
-        channel=channel or await _channel_of(session, patient_id),
-        opened_at=now,
-    )
-    session.add(ticket)
-    await session.flush()  # the number staff see
-    await audit(session, f"patient:{patient_id}", "ticket.opened", now, f"ticket:{ticket.id}")
-    return ticket, True
+    """Return the patient's open ticket, opening one if there is none; True if it is new.
+
+    Safe when two messages from the patient arrive at once: the database allows one open
+    ticket per patient (index ix_tickets_patient_open), so the insert that loses the race
+    fails inside its savepoint, and the winner's ticket is read and returned instead.
+    """
+    error: IntegrityError | None = None
+    for _ in range(_ATTEMPTS):
+        found = await open_ticket_of(session, patient_id)
+        if found is not None:
+            return found, False
+        ticket = Ticket(
+            patient_id=patient_id,
+            status=TicketStatus.OPEN,
+            reason=reason,
+            channel=channel or await _channel_of(session, patient_id),
+            opened_at=now,
+        )
+        try:
+            async with session.begin_nested():
+                session.add(ticket)  # flushed on leaving the savepoint: the number staff see
+        except IntegrityError as exc:
+            # Another request opened the patient's ticket between our select and insert
+            # (or closed it again before we could read it: then try once more).
+            error = exc
+            continue
+        await audit(session, f"patient:{patient_id}", "ticket.opened", now, f"ticket:{ticket.id}")
+        return ticket, True
+    assert error is not None
+    raise error
 
 
 async def close_ticket(

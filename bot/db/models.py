@@ -18,6 +18,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.sql.expression import false
@@ -408,6 +409,18 @@ class Ticket(Base):
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime())
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     closed_by: Mapped[str | None] = mapped_column(String(64))
+
+    __table_args__ = (
+        # At most one open ticket per patient, even when two messages arrive at once
+        # (migration 0006; handlers.tickets.open_ticket relies on it).
+        Index(
+            "ix_tickets_patient_open",
+            "patient_id",
+            unique=True,
+            sqlite_where=text("status = 'open'"),
+            postgresql_where=text("status = 'open'"),
+        ),
+    )
 
 
 class TicketPost(Base):
