@@ -80,11 +80,12 @@ class SmsInbound:
                 log.info("sms inbound: duplicate delivery ignored")
                 return []
             found = await find_or_create_patient(session, message.address, now=now)
-            patient, address, _ = found
+            patient, address, created = found
             lang = patient.language or keyword_language(text) or detect_language(text or "")
             opted_out = address.opted_out_at is not None
-            welcomed = patient.pending_question is not None or bool(
-                await consents_of(session, patient.id)
+            welcomed = not created and (
+                patient.pending_question is not None
+                or bool(await consents_of(session, patient.id))
             )
             asked_about = pending_appointment(patient.pending_question)
             reply = await self._keyword_or_answer(session, patient, keyword, text, opted_out)
