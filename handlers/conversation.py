@@ -10,7 +10,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
 from bot.db.models import Address, Appointment, Patient
-from bot.db.patients import find_or_create_patient, log_message, record_safety_event
+from bot.db.patients import (
+    LogEntry,
+    find_or_create_patient,
+    log_messages,
+    record_safety_event,
+)
 from bot.db.session import Database
 from handlers.alerts import AlertSink, StaffDesk
 from handlers.answer import HUMAN_PAYLOAD, TOPIC_PREFIX, Answerer, Reply
@@ -97,16 +102,6 @@ class Conversation:
         patient, address, created = found
         if not address.reachable:  # they wrote to us, so we can write back
             address.reachable, address.unreachable_reason = True, None
-        await log_message(
-            session,
-            patient_id=patient.id,
-            direction="in",
-            channel=message.channel,
-            status="received",
-            now=now,
-            external_id=message.external_id,
-            body=message.text if self._store_bodies else None,
-        )
         reply = self._reply(message, patient.language)
         if reply.kind is not ReplyKind.RED_FLAG:
             reply = await self._pending_answer(session, patient, message, now) or reply
@@ -126,17 +121,25 @@ class Conversation:
                 channel=message.channel,
                 now=now,
             )
-        await log_message(
-            session,
-            patient_id=patient.id,
-            direction="out",
-            channel=message.channel,
-            status="forwarded" if silent else "replied",
-            now=now,
+        stored = self._store_bodies
+        incoming = LogEntry(
+            patient.id,
+            "in",
+            message.channel,
+            "received",
+            external_id=message.external_id,
+            body=message.text if stored else None,
+        )
+        outgoing = LogEntry(
+            patient.id,
+            "out",
+            message.channel,
+            "forwarded" if silent else "replied",
             kind=reply.kind,
             topic=reply.topic,
-            body=reply.text if self._store_bodies else None,
+            body=reply.text if stored else None,
         )
+        await log_messages(session, [incoming, outgoing], now=now)  # one statement
         return Turn(patient.id, message.channel, reply, handoff, created)
 
     async def finish(self, turn: Turn) -> list[OutboundMessage]:

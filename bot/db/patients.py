@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,9 +21,11 @@ from bot.db.models import (
 )
 
 __all__ = [
+    "LogEntry",
     "consents_of",
     "find_or_create_patient",
     "log_message",
+    "log_messages",
     "record_safety_event",
     "set_consent",
     "urn_scheme",
@@ -97,6 +101,42 @@ async def consents_of(session: AsyncSession, patient_id: int) -> dict[ConsentCat
     return {ConsentCategory(category): granted for category, granted in rows}
 
 
+@dataclass(frozen=True)
+class LogEntry:
+    """One message for the log (`body` only when the clinic stores bodies)."""
+
+    patient_id: int | None
+    direction: str
+    channel: str
+    status: str
+    kind: str | None = None
+    topic: str | None = None
+    external_id: str | None = None
+    body: str | None = None
+
+
+async def log_messages(
+    session: AsyncSession, entries: Sequence[LogEntry], *, now: datetime
+) -> None:
+    """Add messages to the log in one statement (a message in and its reply, say)."""
+    rows = [
+        {
+            "patient_id": entry.patient_id,
+            "direction": entry.direction,
+            "channel": entry.channel,
+            "kind": entry.kind,
+            "topic": entry.topic,
+            "status": entry.status,
+            "external_id": entry.external_id,
+            "body": entry.body,
+            "created_at": now,
+        }
+        for entry in entries
+    ]
+    if rows:
+        await session.execute(insert(MessageLog), rows)
+
+
 async def log_message(
     session: AsyncSession,
     *,
@@ -111,19 +151,8 @@ async def log_message(
     body: str | None = None,
 ) -> None:
     """Add one message to the log (pass `body` only when the clinic stores bodies)."""
-    session.add(
-        MessageLog(
-            patient_id=patient_id,
-            direction=direction,
-            channel=channel,
-            kind=kind,
-            topic=topic,
-            status=status,
-            external_id=external_id,
-            body=body,
-            created_at=now,
-        )
-    )
+    entry = LogEntry(patient_id, direction, channel, status, kind, topic, external_id, body)
+    await log_messages(session, [entry], now=now)
 
 
 async def record_safety_event(

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.clock import Clock
 from bot.db.dedupe import first_delivery
 from bot.db.models import Patient
-from bot.db.patients import consents_of, find_or_create_patient, log_message
+from bot.db.patients import LogEntry, consents_of, find_or_create_patient, log_messages
 from bot.db.session import Database
 from content.language import detect_language
 from handlers.alerts import StaffDesk
@@ -197,23 +197,15 @@ class SmsInbound:
         reply_key: str,
         now: datetime,
     ) -> None:
-        await log_message(
-            session,
-            patient_id=patient_id,
-            direction="in",
-            channel=Channel.SMS,
-            status="received",
-            now=now,
+        incoming = LogEntry(
+            patient_id,
+            "in",
+            Channel.SMS,
+            "received",
             external_id=message.external_id,
             body=message.text if self._store_bodies else None,
         )
-        await log_message(
-            session,
-            patient_id=patient_id,
-            direction="out",
-            channel=Channel.SMS,
-            status="replied",
-            now=now,
-            kind=reply_key.removeprefix("sms_")[:32],
-        )
+        kind = reply_key.removeprefix("sms_")[:32]
+        outgoing = LogEntry(patient_id, "out", Channel.SMS, "replied", kind=kind)
+        await log_messages(session, [incoming, outgoing], now=now)
         log.info("sms keyword reply: patient=%s reply=%s", patient_id, reply_key)
