@@ -29,4 +29,5 @@ async def first_delivery(
         .on_conflict_do_nothing(index_elements=["channel", "external_id"])
         .returning(ProcessedUpdate.id)
     )
-    return (await session.execute(statement)).first() is not None
+    connection = await session.connection()  # Core, past the ORM's bulk machinery
+    return (await connection.execute(statement)).first() is not None
