@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
+from telegram import Update
 
-from bot.db.models import Address, Patient
+from bot.channels.telegram import on_text
+from bot.db.models import Address, Patient, ProcessedUpdate
 from bot.db.session import Database
 from handlers.answer import Answerer
 from tests.conftest import FakeClock
@@ -44,6 +46,48 @@ async def test_edited_messages_get_no_second_reply(tg: Harness) -> None:
 async def test_a_duplicate_update_id_is_handled_once(tg: Harness) -> None:
     assert len(await tg.send("private_text", update_id=42)) == 1
     assert await tg.send("private_text", update_id=42) == []
+
+
+async def test_a_text_message_is_recorded_with_its_reply_in_one_transaction(
+    tg: Harness, db: Database
+) -> None:
+    await tg.say("hi")
+    begun: list[object] = []
+    engine, record = db.engine.sync_engine, begun.append
+    event.listen(engine, "begin", record)
+    try:
+        [call] = await tg.send("private_text", update_id=77, text="does acupuncture hurt?")
+    finally:
+        event.remove(engine, "begin", record)
+    assert "needle" in call.text.lower() and len(begun) == 1
+    assert await tg.send("private_text", update_id=77, text="does acupuncture hurt?") == []
+    async with db.session() as session:
+        updates = await session.scalars(select(ProcessedUpdate.external_id))
+        assert "77" in set(updates)
+
+
+async def test_a_text_message_no_handler_claims_is_recorded_after_the_handlers(
+    tg: Harness, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    failed: list[int] = []
+
+    async def fails(update: Update, context: object) -> None:
+        failed.append(update.update_id)
+        raise RuntimeError("the handler failed before its transaction")
+
+    swapped = [
+        handler
+        for handlers in tg.app.handlers.values()
+        for handler in handlers
+        if getattr(handler, "callback", None) is on_text.text
+    ]
+    for handler in swapped:
+        monkeypatch.setattr(handler, "callback", fails)
+    assert await tg.send("private_text", update_id=78) == []
+    assert failed == [78]
+    async with db.session() as session:
+        updates = set(await session.scalars(select(ProcessedUpdate.external_id)))
+    assert "78" in updates  # so a resend is dropped, as for every other update
 
 
 async def test_a_button_from_an_unknown_chat_is_answered_gently(tg: Harness) -> None:

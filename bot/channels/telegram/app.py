@@ -32,6 +32,7 @@ __all__ = ["TelegramApp", "build_application", "file_url_for"]
 
 TelegramApp = Application[Any, Any, Any, Any, Any, Any]
 DEFAULT_BASE_URL = "https://api.telegram.org/bot"
+_LAST = 1000  # the handler group that runs after every other one (edges.settle)
 
 
 def file_url_for(base_url: str) -> str:
@@ -88,6 +89,7 @@ def build_application(
     deps.install(application.bot_data)
     private = filters.ChatType.PRIVATE
     application.add_handler(TypeHandler(Update, edges.gate), group=-1)
+    application.add_handler(TypeHandler(Update, edges.settle), group=_LAST)
     staff_broadcast.register(application)  # before the patient handlers: it must match first
     application.add_handler(CommandHandler("start", on_start.start, filters=private))
     application.add_handler(CommandHandler("start", on_start.group_start, filters=~private))

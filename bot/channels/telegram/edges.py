@@ -1,21 +1,46 @@
-"""Before any handler: drop duplicates and edits, keep groups quiet, track blocks; log errors."""
+"""Before any handler: drop duplicates and edits, keep groups quiet, track blocks; log errors.
+
+Every update id is recorded once (Telegram resends an update its webhook did not answer). A
+private text message, the busiest kind, is recorded by its handler inside the transaction that
+decides the reply (`claim`), so the record commits with the work and costs no transaction of
+its own; any other update is recorded here, before its handler runs. Should a text message's
+handler not claim it, `settle` records it after the handlers.
+"""
 
 from __future__ import annotations
 
 import logging
+from contextvars import ContextVar
+from dataclasses import dataclass
 
 from sqlalchemy import update as sql_update
+from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import ChatMember, ChatMemberUpdated, Update
 from telegram.constants import ChatType
-from telegram.ext import ApplicationHandlerStop
+from telegram.ext import ApplicationHandlerStop, filters
 
 from bot.channels.telegram.deps import CHANNEL, Context, Deps, deps, urn_of
 from bot.db.dedupe import first_delivery
 from bot.db.models import Address
 
-__all__ = ["first_time", "gate", "log_error", "mark_reachable"]
+__all__ = ["claim", "first_time", "gate", "log_error", "mark_reachable", "settle"]
 
 log = logging.getLogger(__name__)
+
+# The updates whose handler records the id in its own transaction (see on_text.text).
+_CLAIMED_BY_HANDLER = filters.ChatType.PRIVATE & filters.TEXT & ~filters.COMMAND
+
+
+@dataclass
+class _Deferred:
+    """An update id the gate left for the handler to record."""
+
+    update_id: int
+    recorded: bool = False
+
+
+# Handlers of one update run in one task, so the gate's mark is seen by them and no other.
+_deferred: ContextVar[_Deferred | None] = ContextVar("telegram_deferred_update", default=None)
 
 
 async def first_time(d: Deps, update_id: int) -> bool:
@@ -55,7 +80,9 @@ async def gate(update: Update, context: Context) -> None:
     if update.edited_message or update.edited_channel_post or update.channel_post:
         raise ApplicationHandlerStop  # an edit is not a new question: no second reply
     d = deps(context)
-    if not await first_time(d, update.update_id):
+    if _CLAIMED_BY_HANDLER.check_update(update):
+        _deferred.set(_Deferred(update.update_id))
+    elif not await first_time(d, update.update_id):
         raise ApplicationHandlerStop
     if update.my_chat_member is not None:
         await _membership(d, update.my_chat_member)
@@ -65,6 +92,23 @@ async def gate(update: Update, context: Context) -> None:
     # In groups the bot only points to a private chat; buttons are acknowledged silently.
     if in_group and not (_is_start(update) or update.callback_query):
         raise ApplicationHandlerStop
+
+
+async def claim(session: AsyncSession, d: Deps, update: Update) -> bool:
+    """Record the update in the caller's transaction if the gate left it; False if seen before."""
+    pending = _deferred.get()
+    if pending is None or pending.update_id != update.update_id or pending.recorded:
+        return True  # the gate recorded it (or this handler runs for another update)
+    pending.recorded = True
+    return await first_delivery(session, CHANNEL, str(update.update_id), now=d.clock())
+
+
+async def settle(update: Update, context: Context) -> None:
+    """After the handlers: record a deferred update no handler claimed."""
+    pending = _deferred.get()
+    if pending is not None and pending.update_id == update.update_id and not pending.recorded:
+        pending.recorded = True
+        await first_time(deps(context), update.update_id)
 
 
 async def log_error(update: object, context: Context) -> None:

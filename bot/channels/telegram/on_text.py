@@ -5,6 +5,7 @@ from __future__ import annotations
 from telegram import Update
 
 from bot.channels.telegram.deps import Context, deps, find_chat_patient, inbound
+from bot.channels.telegram.edges import claim
 from bot.channels.telegram.replies import send_all
 from handlers.conversation import Turn
 from handlers.messages import OutboundMessage
@@ -27,6 +28,8 @@ async def text(update: Update, context: Context) -> None:
     turn: Turn | None = None
     # One transaction: the patient, then a typed onboarding answer or the core's reply.
     async with d.db.session() as session, session.begin():
+        if not await claim(session, d, update):
+            return  # Telegram sent this update before: it was answered then
         found = await find_chat_patient(session, d, update)
         patient, now = found[0], d.clock()
         # Triage runs before anything reads the text as an answer: a red flag always goes to
