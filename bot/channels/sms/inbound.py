@@ -103,12 +103,13 @@ class SmsInbound:
                 turn = await self._conversation.respond(session, message, found=found)
             patient_id = patient.id
         if turn is None:
+            assert reply is not None  # only a reschedule request gets here without a turn
             # After the commit: staff get the request (a ticket when a staff group is set up).
             if isinstance(desk := self._conversation.alerts, StaffDesk) and asked_about:
                 await desk.reschedule(
                     patient_id=patient_id, appointment_id=asked_about, channel=Channel.SMS
                 )
-            return [self._content.message(str(reply), lang).sms]
+            return [self._content.message(reply, lang).sms]
         answers = await self._conversation.finish(turn)  # staff alerts on red flags
         if opted_out:
             return []  # an opted-out number gets nothing until START, not even an answer
