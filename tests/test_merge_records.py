@@ -1,28 +1,43 @@
-"""Joining a Telegram record to the clinic's SMS record: the outbox and pain scores move too."""
+"""Joining a Telegram record to the clinic's SMS record: everything it holds moves too."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import event, select, update
+from sqlalchemy import Result, event, func, insert, select, update
 from sqlalchemy.orm import ORMExecuteState
 
 from bot.db.models import (
     Address,
+    Appointment,
+    AppointmentStatus,
     AuditEntry,
     Delivery,
     DeliveryStatus,
     PainScore,
     Patient,
+    PatientTag,
+    Ticket,
+    TicketPost,
+    TicketStatus,
 )
 from bot.db.session import Database
-from handlers.contacts import DUPLICATE_REASON, link_phone
+from handlers.appointments import upcoming
+from handlers.contacts import link_phone
+from handlers.merge import DUPLICATE_REASON
+from handlers.tickets import open_ticket, open_ticket_of, reply_address
 from scheduler.outbox import PlannedDelivery, insert_planned
+from scheduler.planner import replan_appointment
+from scheduler.rules import NudgeRule
+from scheduler.timing import QuietHours
 
 NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 PHONE = "+15035550199"
 STAMP = "20260302T1600Z"
+STAFF_CHAT = -1001234567890
 
 
 @dataclass(frozen=True)
@@ -284,3 +299,308 @@ async def test_a_duplicate_a_worker_claims_meanwhile_is_kept(db: Database) -> No
         theirs: (k, f"broadcast:{m}:4:merged:{theirs}", "claimed", None),
         ours: (k, f"broadcast:{k}:4", "pending", None),
     }
+
+
+RULES = (
+    NudgeRule(
+        id="before_48h",
+        offset=timedelta(hours=-48),
+        message="appointment_reminder",
+        expires_after=timedelta(hours=24),
+    ),
+)
+ZONE = ZoneInfo("America/Los_Angeles")
+
+
+async def _tags(db: Database) -> list[tuple[int, str]]:
+    async with db.session() as session:
+        rows = await session.execute(
+            select(PatientTag.patient_id, PatientTag.tag).order_by(PatientTag.tag)
+        )
+        return [(patient, tag) for patient, tag in rows]
+
+
+async def _ticket(
+    db: Database, patient_id: int, status: TicketStatus, *, post: int | None = None
+) -> int:
+    """A ticket (closed by staff if not open), with a staff-group post when `post` is given."""
+    async with db.session() as session, session.begin():
+        closed = status is TicketStatus.CLOSED
+        ticket = Ticket(
+            patient_id=patient_id,
+            status=status,
+            reason="human",
+            channel="telegram",
+            opened_at=NOW - timedelta(days=1),
+            closed_at=NOW - timedelta(hours=2) if closed else None,
+            closed_by="staff:7001" if closed else None,
+        )
+        session.add(ticket)
+        await session.flush()
+        if post is not None:
+            session.add(TicketPost(ticket_id=ticket.id, chat_id=STAFF_CHAT, message_id=post))
+        return ticket.id
+
+
+async def _tickets(db: Database) -> dict[int, tuple[int, str, str | None]]:
+    """Every ticket: id -> (patient, status, closed_by)."""
+    async with db.session() as session:
+        rows = await session.execute(
+            select(Ticket.id, Ticket.patient_id, Ticket.status, Ticket.closed_by)
+        )
+        return {ident: (patient, status, by) for ident, patient, status, by in rows}
+
+
+async def _audit(db: Database, action: str) -> list[tuple[str, str | None, str | None]]:
+    async with db.session() as session:
+        rows = await session.execute(
+            select(AuditEntry.actor, AuditEntry.target, AuditEntry.detail)
+            .where(AuditEntry.action == action)
+            .order_by(AuditEntry.id)
+        )
+        return [(actor, target, detail) for actor, target, detail in rows]
+
+
+async def _appointment(db: Database, patient_id: int, uid: str, *, days: int) -> int:
+    """A booked visit `days` from now, with its nudges planned as an import would."""
+    async with db.session() as session, session.begin():
+        appointment = Appointment(
+            patient_id=patient_id,
+            external_uid=uid,
+            starts_at=NOW + timedelta(days=days),
+            status=AppointmentStatus.BOOKED,
+            created_at=NOW,
+            updated_at=NOW,
+        )
+        session.add(appointment)
+        await session.flush()
+        await replan_appointment(session, appointment, RULES, ZONE, QuietHours(), NOW)
+        return appointment.id
+
+
+async def _replan(db: Database, appointment_id: int) -> list[str]:
+    """Replan one appointment's nudges as the next import would; return the planned keys."""
+    async with db.session() as session, session.begin():
+        appointment = await session.get(Appointment, appointment_id)
+        assert appointment is not None
+        planned = await replan_appointment(session, appointment, RULES, ZONE, QuietHours(), NOW)
+        return [p.key for p in planned]
+
+
+async def test_the_kept_record_gets_the_union_of_both_records_tags(db: Database) -> None:
+    pair = await _pair(db)
+    k, m = pair.kept, pair.merged
+    async with db.session() as session, session.begin():
+        session.add_all(
+            [
+                PatientTag(patient_id=k, tag="back"),
+                PatientTag(patient_id=k, tag="vip"),
+                PatientTag(patient_id=m, tag="vip"),
+                PatientTag(patient_id=m, tag="new"),
+            ]
+        )
+
+    await _merge(db, m)
+
+    assert await _tags(db) == [(k, "back"), (k, "new"), (k, "vip")]
+
+
+async def test_a_closed_ticket_moves_as_history(db: Database) -> None:
+    pair = await _pair(db)
+    k, m = pair.kept, pair.merged
+    closed = await _ticket(db, m, TicketStatus.CLOSED, post=501)
+
+    await _merge(db, m)
+
+    assert await _tickets(db) == {closed: (k, "closed", "staff:7001")}
+    async with db.session() as session:
+        posted = await session.scalar(
+            select(TicketPost.ticket_id).where(TicketPost.message_id == 501)
+        )
+        assert posted == closed
+        assert await open_ticket_of(session, k) is None
+    assert await _audit(db, "ticket.closed") == []
+    [(_, _, detail)] = await _audit(db, "patient.merged")
+    assert detail == f"from=patient:{m} via=shared_contact tickets=1"
+
+
+async def test_an_open_ticket_moves_when_the_kept_record_has_none(db: Database) -> None:
+    pair = await _pair(db)
+    k, m = pair.kept, pair.merged
+    ticket_id = await _ticket(db, m, TicketStatus.OPEN, post=502)
+
+    await _merge(db, m)
+
+    assert await _tickets(db) == {ticket_id: (k, "open", None)}
+    async with db.session() as session, session.begin():
+        # A staff reply to the ticket's post still finds it, and it reaches the patient's chat.
+        posted = await session.scalar(
+            select(TicketPost.ticket_id).where(
+                TicketPost.chat_id == STAFF_CHAT, TicketPost.message_id == 502
+            )
+        )
+        ticket = await session.get(Ticket, posted) if posted is not None else None
+        assert ticket is not None and (ticket.patient_id, ticket.status) == (k, "open")
+        assert await reply_address(session, ticket) == "telegram:42"
+        # The patient's next message goes on in the same ticket.
+        found, created = await open_ticket(session, k, reason="human", channel=None, now=NOW)
+        assert (found.id, created) == (ticket_id, False)
+    assert await _audit(db, "ticket.closed") == []
+
+
+async def test_when_both_records_have_an_open_ticket_the_kept_one_stays_open(
+    db: Database,
+) -> None:
+    pair = await _pair(db)
+    k, m = pair.kept, pair.merged
+    # The merged record's ticket is the older one: open_ticket_of would pick it if both stayed.
+    theirs = await _ticket(db, m, TicketStatus.OPEN, post=503)
+    ours = await _ticket(db, k, TicketStatus.OPEN, post=504)
+    history = await _ticket(db, m, TicketStatus.CLOSED)
+
+    await _merge(db, m)
+
+    assert await _tickets(db) == {
+        theirs: (k, "closed", f"patient:{k}"),
+        ours: (k, "open", None),
+        history: (k, "closed", "staff:7001"),
+    }
+    async with db.session() as session:
+        still_open = await open_ticket_of(session, k)
+        closed = await session.get(Ticket, theirs)
+        open_count = await session.scalar(
+            select(func.count()).select_from(Ticket).where(Ticket.status == TicketStatus.OPEN)
+        )
+    assert still_open is not None and still_open.id == ours
+    assert closed is not None and closed.closed_at == NOW
+    assert open_count == 1
+    assert await _audit(db, "ticket.closed") == [
+        (f"patient:{k}", f"ticket:{theirs}", f"merged into patient:{k}; open=ticket:{ours}")
+    ]
+    [(_, _, detail)] = await _audit(db, "patient.merged")
+    assert detail == (
+        f"from=patient:{m} via=shared_contact tickets=2 tickets_closed=ticket:{theirs}"
+    )
+
+
+async def test_a_ticket_the_kept_record_opens_during_the_merge_closes_the_merged_one(
+    db: Database,
+) -> None:
+    """The move fails on the one-open-ticket index inside a savepoint and is tried again."""
+    pair = await _pair(db)
+    k, m = pair.kept, pair.merged
+    theirs = await _ticket(db, m, TicketStatus.OPEN)
+    opened: list[int] = []
+
+    def _patient_writes_meanwhile(state: ORMExecuteState) -> Result[Any] | None:
+        mapper = state.bind_mapper
+        if opened or not state.is_select or mapper is None or mapper.class_ is not Ticket:
+            return None
+        frozen = state.invoke_statement().freeze()  # the merge reads "no open ticket" ...
+        inserted = state.session.execute(  # ... and then an SMS opens one
+            insert(Ticket)
+            .values(patient_id=k, status="open", reason="human", channel="sms", opened_at=NOW)
+            .returning(Ticket.id)
+        )
+        opened.append(inserted.scalar_one())
+        return frozen()
+
+    async with db.session() as session, session.begin():
+        event.listen(session.sync_session, "do_orm_execute", _patient_writes_meanwhile)
+        chat = await session.get(Patient, m)
+        assert chat is not None
+        await link_phone(session, chat, PHONE, region="US", now=NOW)
+
+    [ours] = opened
+    assert await _tickets(db) == {
+        theirs: (k, "closed", f"patient:{k}"),
+        ours: (k, "open", None),
+    }
+
+
+async def test_appointments_and_their_nudges_move_to_the_kept_record(db: Database) -> None:
+    pair = await _pair(db)
+    k, m = pair.kept, pair.merged
+    ours = await _appointment(db, k, "csv:1", days=3)
+    theirs = await _appointment(db, m, "csv:2", days=5)
+    async with db.session() as session, session.begin():
+        session.add(PainScore(patient_id=m, appointment_id=theirs, score=4, recorded_at=NOW))
+    before = await _outbox(db)
+    assert sorted(p for p, _, _, _ in before.values()) == [k, m]
+
+    await _merge(db, m)
+
+    async with db.session() as session:
+        listed = [a.id for a in await upcoming(session, k, now=NOW)]
+        moved = await session.get(Appointment, theirs)
+        score = await session.scalar(select(PainScore.appointment_id))
+    assert listed == [ours, theirs]
+    assert moved is not None and (moved.patient_id, moved.external_uid) == (k, "csv:2")
+    assert score == theirs
+    # The nudge moved with its appointment, under the key the kept patient's plan gives it:
+    # a replan (the next import) keeps it pending and plans nothing new.
+    after = await _outbox(db)
+    assert set(after) == set(before)
+    assert all(p == k and status == "pending" for p, _, status, _ in after.values())
+    async with db.session() as session:
+        rows = await session.execute(select(Delivery.key, Delivery.reference))
+        references = dict(rows.all())
+    for appointment_id in (ours, theirs):
+        [key] = await _replan(db, appointment_id)
+        assert key.startswith(f"nudge:{k}:{appointment_id}:before_48h:v1:")
+        assert references[key] == f"appt:{appointment_id}"
+    assert await _outbox(db) == after
+    [(_, _, detail)] = await _audit(db, "patient.merged")
+    assert detail == f"from=patient:{m} via=shared_contact appointments=1"
+
+
+async def test_a_nudge_replanned_away_from_the_kept_record_comes_back_with_the_merge(
+    db: Database,
+) -> None:
+    """An import gave the kept record's visit to the chat's record; the merge gives it back."""
+    pair = await _pair(db)
+    k, m = pair.kept, pair.merged
+    visit = await _appointment(db, k, "csv:3", days=4)
+    async with db.session() as session, session.begin():
+        await session.execute(
+            update(Appointment).where(Appointment.id == visit).values(patient_id=m)
+        )
+    [planned] = await _replan(db, visit)
+    outbox = await _outbox(db)
+    [stale] = [
+        i for i, (p, _, s, r) in outbox.items() if (p, s, r) == (k, "cancelled", "replanned")
+    ]
+    [pending] = [i for i, (p, _, s, _) in outbox.items() if (p, s) == (m, "pending")]
+    assert outbox[pending][1] == planned
+
+    await _merge(db, m)
+
+    wanted = planned.replace(f"nudge:{m}:", f"nudge:{k}:", 1)
+    assert await _outbox(db) == {pending: (k, wanted, "pending", None)}
+    assert await _replan(db, visit) == [wanted]
+    assert await _outbox(db) == {pending: (k, wanted, "pending", None)}
+    [(_, _, detail)] = await _audit(db, "patient.merged")
+    assert detail == f"from=patient:{m} via=shared_contact appointments=1 deliveries_dropped=1"
+    assert stale not in await _outbox(db)
+
+
+async def test_the_question_asked_last_and_a_pause_survive_the_merge(db: Database) -> None:
+    pair = await _pair(db)
+    k, m = pair.kept, pair.merged
+    async with db.session() as session, session.begin():
+        kept, chat = await session.get(Patient, k), await session.get(Patient, m)
+        assert kept is not None and chat is not None
+        kept.pending_question, kept.pending_since = "consent", NOW - timedelta(days=2)
+        chat.pending_question, chat.pending_since = "pain:12", NOW - timedelta(hours=1)
+        chat.reminders_paused = True
+
+    await _merge(db, m)
+
+    async with db.session() as session:
+        kept = await session.get(Patient, k)
+    assert kept is not None
+    assert (kept.pending_question, kept.pending_since, kept.reminders_paused) == (
+        "pain:12",
+        NOW - timedelta(hours=1),
+        True,
+    )
