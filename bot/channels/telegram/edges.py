@@ -95,7 +95,11 @@ async def gate(update: Update, context: Context) -> None:
 
 
 async def claim(session: AsyncSession, d: Deps, update: Update) -> bool:
-    """Record the update in the caller's transaction if the gate left it; False if seen before."""
+    """Record the update in the caller's transaction if the gate left it; False if seen before.
+
+    The record commits or rolls back with the handler's work: a message whose transaction
+    failed was not answered, so a resend of it is answered then.
+    """
     pending = _deferred.get()
     if pending is None or pending.update_id != update.update_id or pending.recorded:
         return True  # the gate recorded it (or this handler runs for another update)
