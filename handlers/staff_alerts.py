@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections import deque
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
@@ -25,9 +27,18 @@ from handlers.messages import Channel
 from handlers.tickets import open_ticket, open_ticket_of
 from handlers.wording import fill
 
-__all__ = ["AlertDetail", "StaffAlerts", "StaffPoster", "channel_label", "ticket_header"]
+__all__ = [
+    "BACKLOG",
+    "AlertDetail",
+    "StaffAlerts",
+    "StaffPoster",
+    "channel_label",
+    "ticket_header",
+]
 
 log = logging.getLogger(__name__)
+
+BACKLOG = 200  # alerts kept while the staff group is unreachable (then the oldest is dropped)
 
 _CHANNEL_LABELS: dict[str, str] = {
     Channel.TELEGRAM: "Telegram",
@@ -72,11 +83,22 @@ def ticket_header(content: ContentStore, ticket: Ticket, name: str) -> str:
     )
 
 
+@dataclass(frozen=True)
+class _Unposted:
+    """An alert the staff group could not take when it was raised."""
+
+    text: str
+    ticket_id: int | None
+    what: str  # ids only, for the log
+
+
 class StaffAlerts:
-    """An AlertSink that posts to the staff group once Telegram is connected (logs until then).
+    """An AlertSink that posts to the staff group.
 
     It is built before the channels (the conversation needs it) and attached to the staff
-    group's poster when Telegram starts, hence `attach`.
+    group's poster when Telegram starts, hence `attach`. An alert the group cannot take (Telegram
+    not connected yet, or refusing) waits in memory, up to BACKLOG of them, and goes out before
+    the next one or when Telegram connects; the safety event itself is already in the database.
     """
 
     handoff = True
@@ -89,6 +111,7 @@ class StaffAlerts:
         self._db: Database | None = None
         self._content: ContentStore | None = None
         self._poster: StaffPoster | None = None
+        self._unposted: deque[_Unposted] = deque(maxlen=BACKLOG)
 
     def attach(self, db: Database, content: ContentStore, poster: StaffPoster) -> None:
         """Start posting to the staff group through `poster`."""
@@ -106,11 +129,33 @@ class StaffAlerts:
         return fill(self._content.message(key, "en").text, values)
 
     async def _post(self, text: str, ticket_id: int | None, what: str) -> None:
-        if self._poster is None:
-            log.warning("staff alert not posted (staff group not connected): %s", what)
+        # Older alerts go first, so staff read them in the order they happened.
+        if await self.retry_unposted() is not None and await self._try(text, ticket_id):
             return
-        if not await self._poster.post(text, ticket_id=ticket_id):
-            log.warning("staff alert not posted: %s", what)
+        if len(self._unposted) == BACKLOG:
+            log.warning("staff alert dropped (backlog full): %s", self._unposted[0].what)
+        self._unposted.append(_Unposted(text, ticket_id, what))
+        log.warning("staff alert not posted yet, kept to retry: %s", what)
+
+    async def _try(self, text: str, ticket_id: int | None) -> bool:
+        return self._poster is not None and await self._poster.post(text, ticket_id=ticket_id)
+
+    async def retry_unposted(self) -> int | None:
+        """Post the alerts the staff group could not take yet, oldest first.
+
+        Return how many went, or None if some are still waiting (the group is unreachable).
+        Called before every new alert and when Telegram connects.
+        """
+        sent = 0
+        while self._unposted:
+            first = self._unposted[0]
+            if not await self._try(first.text, first.ticket_id):
+                return None
+            self._unposted.popleft()
+            sent += 1
+        if sent:
+            log.info("staff alerts posted late: %s", sent)
+        return sent
 
     async def red_flag(self, *, patient_id: int, category: str, channel: Channel) -> None:
         """Post a red-flag alert: first name, channel, category, ticket (the rule only if full)."""

@@ -24,7 +24,7 @@ from handlers.alerts import LogAlerts, StaffDesk
 from handlers.answer import Answerer
 from handlers.consent import opt_in
 from handlers.messages import Channel, OutboundMessage
-from handlers.staff_alerts import AlertDetail, StaffAlerts
+from handlers.staff_alerts import BACKLOG, AlertDetail, StaffAlerts
 from scheduler.dispatch import Dispatcher
 from scheduler.rules import load_nudge_rules
 from scheduler.timing import QuietHours
@@ -126,7 +126,7 @@ async def test_a_reschedule_request_opens_a_ticket_and_shows_the_visit_only_in_f
     assert len(poster.posts) == 1
 
 
-async def test_alerts_before_the_staff_group_connects_are_only_logged(
+async def test_alerts_before_the_staff_group_is_attached_are_only_logged(
     db: Database, clock: FakeClock
 ) -> None:
     patient_id = await _ana(db, clock)
@@ -135,6 +135,48 @@ async def test_alerts_before_the_staff_group_connects_are_only_logged(
     await alerts.red_flag(patient_id=patient_id, category="urgent", channel=Channel.SMS)
     await alerts.ticket_opened(patient_id=patient_id)
     await alerts.nudge_failed(delivery_id=1)
+    assert await alerts.retry_unposted() == 0  # nothing was built to post
+
+
+@dataclass
+class OfflinePoster(RecordingPoster):
+    online: bool = False
+
+    async def post(self, text: str, *, ticket_id: int | None = None) -> bool:
+        return self.online and await super().post(text, ticket_id=ticket_id)
+
+
+async def test_alerts_the_staff_group_cannot_take_yet_go_out_in_order_once_it_can(
+    db: Database, answerer: Answerer, clock: FakeClock
+) -> None:
+    patient_id = await _ana(db, clock)
+    await _red_flag(db, clock, patient_id)
+    alerts, poster = StaffAlerts(clock=clock), OfflinePoster()
+    alerts.attach(db, answerer.content, poster)
+    for category in ("emergency", "urgent"):
+        await alerts.red_flag(patient_id=patient_id, category=category, channel=Channel.SMS)
+    assert poster.posts == [] and await alerts.retry_unposted() is None  # still offline
+    poster.online = True  # Telegram connected
+    assert await alerts.retry_unposted() == 2
+    assert ["emergency" in text for text, _ in poster.posts] == [True, False]  # oldest first
+    assert "urgent" in poster.posts[1][0]
+    assert await alerts.retry_unposted() == 0  # each went once
+
+
+async def test_a_new_alert_waits_behind_older_ones_and_the_backlog_is_bounded(
+    db: Database, answerer: Answerer, clock: FakeClock
+) -> None:
+    patient_id = await _ana(db, clock)
+    alerts, poster = StaffAlerts(clock=clock), OfflinePoster()
+    alerts.attach(db, answerer.content, poster)
+    for number in range(BACKLOG + 5):
+        await alerts.red_flag(patient_id=patient_id, category=f"c{number}", channel=Channel.SMS)
+    poster.online = True
+    await alerts.red_flag(patient_id=patient_id, category="newest", channel=Channel.SMS)
+    categories = [text for text, _ in poster.posts]
+    assert len(categories) == BACKLOG + 1  # the five oldest were dropped, with a log line
+    assert "(c5)" in categories[0] and f"(c{BACKLOG + 4})" in categories[-2]
+    assert "(newest)" in categories[-1]  # the new alert went after the backlog
 
 
 @dataclass

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -13,12 +14,15 @@ from starlette.applications import Starlette
 
 from bot.channels.telegram import TelegramOptions
 from bot.channels.telegram.ratelimit import ChatPacer, ClinicRateLimiter
+from bot.db.patients import find_or_create_patient
 from bot.settings import load_settings
 from bot.web import create_app
+from handlers.messages import Channel
 from tests.conftest import FakeClock
 from tests.telegram_fake import BASE_URL, TOKEN, FakeBotApi, FakeMonotonic, payload
 
 SECRET = "webhook-secret-123"
+STAFF_CHAT = -1001234567890
 
 
 def _options(api: FakeBotApi, clock: FakeClock) -> TelegramOptions:
@@ -135,3 +139,34 @@ async def test_an_unreachable_telegram_does_not_block_start_up(
             assert (await client.get("/healthz")).status_code == 200
         await _started(app)  # connected after the retries
     assert [c.method for c in api.calls].count("getMe") == 4
+
+
+async def test_a_red_flag_raised_while_telegram_connects_reaches_staff_once_it_does(
+    tmp_path: Path, api: FakeBotApi, clock: FakeClock
+) -> None:
+    api.fail("getMe", 502, "Bad Gateway")
+    reconnect = asyncio.Event()
+
+    async def held(seconds: float) -> None:  # the connect retry waits for the test
+        await reconnect.wait()
+
+    settings = load_settings(
+        database_url=f"sqlite:///{tmp_path / 'late.db'}",
+        telegram_bot_token=TOKEN,
+        telegram_base_url=BASE_URL,
+        staff_chat_id=STAFF_CHAT,
+    )
+    app = create_app(settings, telegram=replace(_options(api, clock), sleep=held))
+    async with app.router.lifespan_context(app):
+        services = app.state.services
+        async with services.db.session() as session, session.begin():
+            patient, _, _ = await find_or_create_patient(session, "tel:+15035550142", now=clock())
+        alerts = services.conversation.alerts
+        await alerts.red_flag(patient_id=patient.id, category="emergency", channel=Channel.SMS)
+        assert not [c for c in api.calls if c.method == "sendMessage"]  # not connected yet
+        reconnect.set()
+        await asyncio.wait_for(app.state.telegram._task, timeout=30)  # connected, then flushed
+        posts = [c for c in api.calls if c.method == "sendMessage"]
+    assert [(c.params["chat_id"], "Red flag (emergency)" in c.text) for c in posts] == [
+        (STAFF_CHAT, True)
+    ]

@@ -30,6 +30,7 @@ from bot.clock import Clock, utc_now
 from bot.settings import Settings
 from handlers.messages import OutboundMessage
 from handlers.onboarding import Onboarding
+from handlers.staff_alerts import StaffAlerts
 
 __all__ = [
     "SECRET_HEADER",
@@ -100,6 +101,9 @@ class TelegramRuntime:
                 await self._start_once()
                 self.ready.set()
                 log.info("telegram: ready (%s)", "webhook" if self._webhook else "polling")
+                alerts = self._deps.conversation.alerts
+                if isinstance(alerts, StaffAlerts):
+                    await alerts.retry_unposted()  # alerts raised while connecting
                 return
             except InvalidToken:
                 log.error("telegram: the bot token was refused; check TELEGRAM_BOT_TOKEN")
