@@ -10,8 +10,9 @@ from enum import StrEnum
 from rapidfuzz import fuzz
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db.models import Appointment, AppointmentStatus, AuditEntry
+from bot.db.models import Appointment, AppointmentStatus
 from content.text import LANGUAGES, stems, tokens
+from handlers.staff import audit
 
 __all__ = [
     "PENDING_PREFIX",
@@ -165,13 +166,5 @@ async def apply_reply(
     else:
         action = "appointment.reschedule_requested"
         log.warning("reschedule requested: patient=%s appointment=%s", patient_id, appointment_id)
-    session.add(
-        AuditEntry(
-            actor=f"patient:{patient_id}",
-            action=action,
-            target=f"appointment:{appointment_id}",
-            detail=None,
-            created_at=now,
-        )
-    )
+    await audit(session, f"patient:{patient_id}", action, now, f"appointment:{appointment_id}")
     return True

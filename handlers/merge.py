@@ -11,7 +11,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.db.models import (
     Address,
     Appointment,
-    AuditEntry,
     Consent,
     ConsentEvent,
     Delivery,
@@ -25,6 +24,8 @@ from bot.db.models import (
     Ticket,
     TicketStatus,
 )
+from handlers.staff import audit
+from handlers.tickets import close_ticket
 
 __all__ = ["DUPLICATE_REASON", "merge_patients"]
 
@@ -128,15 +129,7 @@ async def merge_patients(
         detail.append("tickets_closed=" + ",".join(f"ticket:{ident}" for ident in closed))
     if dropped:
         detail.append(f"deliveries_dropped={dropped}")
-    session.add(
-        AuditEntry(
-            actor=actor,
-            action="patient.merged",
-            target=f"patient:{owner.id}",
-            detail=" ".join(detail),
-            created_at=now,
-        )
-    )
+    await audit(session, actor, "patient.merged", now, f"patient:{owner.id}", " ".join(detail))
 
 
 async def _move_tickets(
@@ -170,23 +163,10 @@ async def _move_tickets(
                     Ticket.patient_id == merged_id, Ticket.status == TicketStatus.OPEN
                 )
             )
+            detail = f"merged into patient:{kept_id}; open=ticket:{kept_open}"
             for ident in list(merged_open):
-                result = await session.execute(
-                    update(Ticket)
-                    .where(Ticket.id == ident, Ticket.status == TicketStatus.OPEN)
-                    .values(status=TicketStatus.CLOSED, closed_at=now, closed_by=actor)
-                )
-                if result.rowcount:  # type: ignore[attr-defined]
+                if await close_ticket(session, ident, actor=actor, now=now, detail=detail):
                     closed.append(ident)
-                    session.add(
-                        AuditEntry(
-                            actor=actor,
-                            action="ticket.closed",
-                            target=f"ticket:{ident}",
-                            detail=f"merged into patient:{kept_id}; open=ticket:{kept_open}",
-                            created_at=now,
-                        )
-                    )
         try:
             async with session.begin_nested():
                 result = await session.execute(

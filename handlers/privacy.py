@@ -9,9 +9,10 @@ from typing import Any
 from sqlalchemy import Table, delete, func, inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db.models import AuditEntry, Base, Patient
+from bot.db.models import Base, Patient
 from content.store import ContentStore
 from handlers.messages import OutboundMessage
+from handlers.staff import audit
 from handlers.wording import option, say
 
 __all__ = ["FORGET_NO", "FORGET_YES", "confirm_forget", "export", "export_json", "forget"]
@@ -84,13 +85,5 @@ async def forget(session: AsyncSession, patient_id: int, *, actor: str, now: dat
         await session.execute(delete(table).where(table.c.patient_id == patient_id))
     await session.execute(delete(Patient).where(Patient.id == patient_id))
     removed += 1
-    session.add(
-        AuditEntry(
-            actor=actor,
-            action="patient.erased",
-            target=f"patient:{patient_id}",
-            detail=f"rows={removed}",
-            created_at=now,
-        )
-    )
+    await audit(session, actor, "patient.erased", now, f"patient:{patient_id}", f"rows={removed}")
     return removed

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -80,15 +80,27 @@ async def open_ticket(
 
 
 async def close_ticket(
-    session: AsyncSession, ticket_id: int, *, actor: str, now: datetime
+    session: AsyncSession,
+    ticket_id: int,
+    *,
+    actor: str,
+    now: datetime,
+    detail: str | None = None,
 ) -> Ticket | None:
-    """Close an open ticket and audit it; None if there is no such open ticket."""
-    ticket = await session.get(Ticket, ticket_id)
-    if ticket is None or ticket.status != TicketStatus.OPEN:
+    """Close an open ticket and audit it; None if there is no such open ticket.
+
+    The update checks the ticket is still open, so two closes at once close it (and audit it)
+    once.
+    """
+    result = await session.execute(
+        update(Ticket)
+        .where(Ticket.id == ticket_id, Ticket.status == TicketStatus.OPEN)
+        .values(status=TicketStatus.CLOSED, closed_at=now, closed_by=actor)
+    )
+    if not result.rowcount:  # type: ignore[attr-defined]
         return None
-    ticket.status, ticket.closed_at, ticket.closed_by = TicketStatus.CLOSED, now, actor
-    await audit(session, actor, "ticket.closed", now, target=f"ticket:{ticket_id}")
-    return ticket
+    await audit(session, actor, "ticket.closed", now, target=f"ticket:{ticket_id}", detail=detail)
+    return await session.get(Ticket, ticket_id)
 
 
 async def reply_address(session: AsyncSession, ticket: Ticket) -> str | None:
