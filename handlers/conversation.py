@@ -14,6 +14,7 @@ from bot.db.patients import (
     LogEntry,
     find_or_create_patient,
     log_messages,
+    reachable_again,
     record_safety_event,
 )
 from bot.db.session import Database
@@ -100,8 +101,7 @@ class Conversation:
                 session, message.address, now=now, name=message.display_name
             )
         patient, address, created = found
-        if not address.reachable:  # they wrote to us, so we can write back
-            address.reachable, address.unreachable_reason = True, None
+        reachable_again(address)
         reply = self._reply(message, patient.language)
         if reply.kind is not ReplyKind.RED_FLAG:
             reply = await self._pending_answer(session, patient, message, now) or reply

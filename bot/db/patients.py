@@ -26,6 +26,7 @@ __all__ = [
     "find_or_create_patient",
     "log_message",
     "log_messages",
+    "reachable_again",
     "record_safety_event",
     "set_consent",
     "urn_scheme",
@@ -38,6 +39,12 @@ def urn_scheme(urn: str) -> str:
     if not sep or not scheme.isalpha() or not path:
         raise ValueError(f"not an address URN: {scheme or urn[:16]!r}")
     return scheme
+
+
+def reachable_again(address: Address) -> None:
+    """Mark an address reachable: the patient wrote from it, so we may write back."""
+    if not address.reachable:
+        address.reachable, address.unreachable_reason = True, None
 
 
 # Built once: every inbound message runs this lookup, and building it costs more than running it.

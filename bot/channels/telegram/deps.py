@@ -14,7 +14,7 @@ from telegram.ext import CallbackContext
 
 from bot.clock import Clock
 from bot.db.models import Address, Patient
-from bot.db.patients import find_or_create_patient
+from bot.db.patients import find_or_create_patient, reachable_again
 from bot.db.session import Database
 from content.store import ContentStore
 from handlers.answer import Answerer
@@ -97,9 +97,7 @@ async def find_chat_patient(
     assert chat is not None
     name = user.first_name if user else None
     found = await find_or_create_patient(session, urn_of(chat.id), now=d.clock(), name=name)
-    address = found[1]
-    if not address.reachable:  # they wrote, so we may write back
-        address.reachable, address.unreachable_reason = True, None
+    reachable_again(found[1])
     return found
 
 
@@ -108,20 +106,16 @@ async def patient_session(
     d: Deps, update: Update, *, create: bool = True
 ) -> AsyncIterator[tuple[AsyncSession, Patient | None]]:
     """Open a transaction with the chat's patient (created on first contact if `create`)."""
-    chat, user = update.effective_chat, update.effective_user
+    chat = update.effective_chat
     assert chat is not None
-    urn, now = urn_of(chat.id), d.clock()
     async with d.db.session() as session, session.begin():
         patient: Patient | None = None
-        address: Address | None = None
         if create:
-            name = user.first_name if user else None
-            patient, address, _ = await find_or_create_patient(session, urn, now=now, name=name)
+            patient = (await find_chat_patient(session, d, update))[0]
         else:
-            query = select(Address, Patient).join(Patient).where(Address.urn == urn)
+            query = select(Address, Patient).join(Patient).where(Address.urn == urn_of(chat.id))
             row = (await session.execute(query)).first()
             if row is not None:
-                patient, address = row.Patient, row.Address
-        if address is not None and not address.reachable:  # they wrote, so we may write back
-            address.reachable, address.unreachable_reason = True, None
+                patient = row.Patient
+                reachable_again(row.Address)
         yield session, patient
