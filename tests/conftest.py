@@ -10,11 +10,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from sqlalchemy import text
+from alembic import command
+from sqlalchemy import Connection, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from bot.db.migrate import upgrade
+from bot.db.migrate import alembic_config, upgrade
 from bot.db.session import Database
 from bot.settings import DEFAULT_CONTENT_DIR
 
@@ -108,3 +109,10 @@ async def db(database_url: str) -> AsyncIterator[Database]:
         yield database
     finally:
         await database.close()
+
+
+def migrate_to(connection: Connection, revision: str, *, down: bool = False) -> None:
+    """Run the migrations up (or down) to `revision` on an open connection."""
+    config = alembic_config()
+    config.attributes["connection"] = connection
+    (command.downgrade if down else command.upgrade)(config, revision)

@@ -7,13 +7,12 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from alembic import command
-from sqlalchemy import Connection, func, inspect, select, text
+from sqlalchemy import func, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 
 from bot.db.dedupe import first_delivery
 from bot.db.engine import create_engine, parse_database_url
-from bot.db.migrate import alembic_config, current_revision, head_revision, upgrade
+from bot.db.migrate import current_revision, head_revision, upgrade
 from bot.db.models import Address, ConsentCategory, ConsentEvent, MessageLog, Patient
 from bot.db.patients import (
     consents_of,
@@ -24,6 +23,7 @@ from bot.db.patients import (
 )
 from bot.db.session import Database
 from bot.errors import ConfigError, StorageError
+from tests.conftest import migrate_to
 
 NOW = datetime(2026, 3, 8, 9, 30, tzinfo=UTC)
 TABLES = {
@@ -197,7 +197,7 @@ async def test_migrations_upgrade_a_database_that_already_holds_patients(
 ) -> None:
     database = Database.open(database_url)
     async with database.engine.begin() as connection:
-        await connection.run_sync(lambda c: _upgrade_to(c, "0001"))
+        await connection.run_sync(lambda c: migrate_to(c, "0001"))
         await connection.execute(
             text(
                 "INSERT INTO patients (name, status, created_at, updated_at) "
@@ -209,12 +209,6 @@ async def test_migrations_upgrade_a_database_that_already_holds_patients(
         patient = await session.scalar(select(Patient))
     await database.close()
     assert patient is not None and patient.reminders_paused is False
-
-
-def _upgrade_to(connection: Connection, revision: str) -> None:
-    config = alembic_config()
-    config.attributes["connection"] = connection
-    command.upgrade(config, revision)
 
 
 async def test_concurrent_transactions_take_turns_without_losing_an_update(db: Database) -> None:

@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, event, func, inspect, select, text
@@ -16,10 +15,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import handlers.tickets
-from bot.db.migrate import alembic_config, current_revision, head_revision, upgrade
+from bot.db.migrate import current_revision, head_revision, upgrade
 from bot.db.models import AuditEntry, Base, Patient, Ticket, TicketStatus
 from bot.db.session import Database
 from handlers.tickets import open_ticket
+from tests.conftest import migrate_to
 
 NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 # The partial unique index, as PostgreSQL and SQLite name it in the error.
@@ -179,19 +179,13 @@ async def test_the_migrated_schema_matches_the_models(db: Database) -> None:
     assert indexes["ix_tickets_patient_open"] is True
 
 
-def _migrate(connection: Connection, revision: str, *, down: bool = False) -> None:
-    config = alembic_config()
-    config.attributes["connection"] = connection
-    (command.downgrade if down else command.upgrade)(config, revision)
-
-
 async def test_migration_0006_keeps_one_open_ticket_per_patient_and_closes_the_rest(
     database_url: str,
 ) -> None:
     database = Database.open(database_url)
     try:
         async with database.engine.begin() as connection:
-            await connection.run_sync(lambda c: _migrate(c, "0005"))
+            await connection.run_sync(lambda c: migrate_to(c, "0005"))
             await connection.execute(
                 text(
                     "INSERT INTO patients (name, status, created_at, updated_at) VALUES "
@@ -248,7 +242,7 @@ async def test_migration_0006_keeps_one_open_ticket_per_patient_and_closes_the_r
             with pytest.raises(IntegrityError, match=ONE_OPEN):
                 await session.commit()
         async with database.engine.begin() as connection:  # down and up again
-            await connection.run_sync(lambda c: _migrate(c, "0005", down=True))
+            await connection.run_sync(lambda c: migrate_to(c, "0005", down=True))
         await upgrade(database.engine)
         assert await current_revision(database.engine) == head_revision()
     finally:
