@@ -458,6 +458,12 @@ def _twiml_messages(response: httpx.Response) -> int:
     return response.text.count("<Message")
 
 
+def reference(command: list[str], given: list[str], folder: str, *, durable: bool) -> list[str]:
+    """Return a reference app's command line; a durable one also gets its database URL last."""
+    database = [f"sqlite+aiosqlite:///{folder}/reference.db"] if durable else []
+    return [*command, *given, *database]
+
+
 def base_env(folder: str, port: int) -> dict[str, str]:
     env = {
         k: v
@@ -522,38 +528,38 @@ def main() -> None:
             )
             return env
 
-        def run_telegram(name: str, command: list[str], *, ours: bool) -> Result:
+        def run_telegram(
+            name: str, command: list[str], *, ours: bool, durable: bool = False
+        ) -> Result:
             with tempfile.TemporaryDirectory() as folder:
                 port = free_port()
                 env = telegram_env(folder, port) if ours else dict(os.environ)
                 if not ours:
-                    command = [*command, str(port), TOKEN, api_url, SECRET]
-                    if name.endswith("insert"):
-                        command.append(f"sqlite+aiosqlite:///{folder}/reference.db")
+                    given = [str(port), TOKEN, api_url, SECRET]
+                    command = reference(command, given, folder, durable=durable)
                 return run_one(
                     name, command, env, port, "/telegram", telegram, telegram_warm,
                     api_port=api_port, concurrency=concurrency, timeout=timeout,
                 )  # fmt: skip
 
-        def run_sms(name: str, command: list[str], *, ours: bool) -> Result:
+        def run_sms(name: str, command: list[str], *, ours: bool, durable: bool = False) -> Result:
             with tempfile.TemporaryDirectory() as folder:
                 port = free_port()
-                env = base_env(folder, port) if ours else dict(os.environ)
-                env.update(
-                    {
-                        "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
-                        "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
-                        "TWILIO_MESSAGING_SERVICE_SID": SERVICE_SID,
-                        "PUBLIC_URL": PUBLIC_URL,
-                        "TWILIO_API_BASE_URL": f"http://127.0.0.1:{api_port}",  # never called
-                    }
-                    if ours
-                    else {}
-                )
-                if not ours:
-                    command = [*command, str(port), AUTH_TOKEN, PUBLIC_URL]
-                    if name.endswith("insert"):
-                        command.append(f"sqlite+aiosqlite:///{folder}/reference.db")
+                if ours:
+                    env = base_env(folder, port)
+                    env.update(
+                        {
+                            "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
+                            "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+                            "TWILIO_MESSAGING_SERVICE_SID": SERVICE_SID,
+                            "PUBLIC_URL": PUBLIC_URL,
+                            "TWILIO_API_BASE_URL": f"http://127.0.0.1:{api_port}",  # not called
+                        }
+                    )
+                else:
+                    env = dict(os.environ)
+                    given = [str(port), AUTH_TOKEN, PUBLIC_URL]
+                    command = reference(command, given, folder, durable=durable)
                 return run_one(
                     name, command, env, port, "/sms/inbound", sms, sms_warm,
                     api_port=None, concurrency=concurrency, timeout=timeout,
@@ -572,14 +578,19 @@ def main() -> None:
                     run_telegram("clinicbot app, pacing off", unpaced, ours=True),
                 ],
                 run_telegram("PTB echo bot", echo, ours=False),
-                run_telegram("PTB echo bot + one SQLite insert", echo, ours=False),
+                run_telegram("PTB echo bot + one SQLite insert", echo, ours=False, durable=True),
             )
             print(f"Round {round_} of {args.rounds}, SMS:", flush=True)
             sms_rows = Channel(
                 "SMS",
                 [run_sms("clinicbot run", bot, ours=True)],
                 run_sms("Starlette + Twilio signature echo", bare, ours=False),
-                run_sms("Starlette + Twilio signature echo + one SQLite insert", bare, ours=False),
+                run_sms(
+                    "Starlette + Twilio signature echo + one SQLite insert",
+                    bare,
+                    ours=False,
+                    durable=True,
+                ),
             )
             rounds.append([telegram_rows, sms_rows])
     print(report(args, n, chats, concurrency, rounds))
