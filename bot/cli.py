@@ -20,6 +20,7 @@ from bot.cli_broadcasts import tag as tag_group
 from bot.cli_reminders import reminders as reminders_group
 from bot.cli_staff import audit_command, stats_command
 from bot.cli_staff import staff as staff_group
+from bot.cli_triage import triage as triage_group
 from bot.clock import utc_now
 from bot.db.migrate import current_revision, head_revision, upgrade
 from bot.db.session import Database
@@ -27,7 +28,10 @@ from bot.errors import ClinicbotError
 from bot.logs import configure_logging
 from bot.settings import Settings, load_settings
 from content.check import check_content
+from content.store import read_yaml
+from content.text import LANGUAGES
 from handlers.triage import load_red_flag_rules
+from handlers.triage_explain import rule_problems
 
 __all__ = ["cli", "main"]
 
@@ -172,9 +176,16 @@ def content_check(ctx: click.Context, directory: Path | None) -> None:
     directory = directory or _settings(ctx).content_dir
     problems = [str(problem) for problem in check_content(directory)]
     try:
-        load_red_flag_rules(directory / "red_flags.yaml")
+        rules = load_red_flag_rules(directory / "red_flags.yaml")
     except (ValueError, OSError) as exc:
         problems.append(str(exc))
+    else:
+        # Each rule's reply must be a message in every language (a missing file is reported above).
+        found = [directory / "messages" / f"{lang}.yaml" for lang in LANGUAGES]
+        messages = [read_yaml(path) if path.is_file() else {} for path in found]
+        problems += rule_problems(
+            rules, lambda key: all(isinstance(m, dict) and key in m for m in messages)
+        )
     for problem in problems:
         click.echo(problem)
     if problems:
@@ -190,6 +201,8 @@ for _command in (staff_group, audit_command, stats_command):
     cli.add_command(_command)
 # A patient's between-visit tips, for staff (bot/cli_reminders.py).
 cli.add_command(reminders_group)
+# Why a message is or is not a red flag, and scores on labelled sets (bot/cli_triage.py).
+cli.add_command(triage_group)
 
 
 def _guarded(entry: Callable[[], Any]) -> int:

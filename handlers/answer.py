@@ -12,7 +12,7 @@ from content.search import FaqIndex, Match, is_confident
 from content.store import ContentStore
 from content.text import fold
 from handlers.messages import QuickReply, ReplyKind
-from handlers.triage import RedFlagRules, load_red_flag_rules, triage
+from handlers.triage import Category, RedFlagRules, load_red_flag_rules, triage
 
 __all__ = ["HUMAN_PAYLOAD", "TOPIC_PREFIX", "Answerer", "Reply"]
 
@@ -90,8 +90,8 @@ class Answerer:
         """Reply to one message in the patient's language, or the one the message is in."""
         lang = lang if lang in self._indexes else detect_language(text)
         flag = triage(text, self.rules)
-        if flag is not None:
-            message = self.content.message(f"red_flag_{flag.category}", lang)
+        if flag is not None and flag.category is not Category.CHECK:
+            message = self.content.message(flag.message_key, lang)
             return Reply(
                 ReplyKind.RED_FLAG,
                 lang,
@@ -101,6 +101,21 @@ class Answerer:
                 rule=flag.rule,
                 score=1.0,
             )
+        reply = self._answer(text, lang)
+        if flag is None:
+            return reply
+        # The safety net: a symptom that is happening now but meets no red-flag rule gets a
+        # careful word first, then the closest answer; never an unrelated answer alone.
+        check = self.content.message(flag.message_key, lang)
+        return replace(
+            reply,
+            text=f"{check.text}\n\n{reply.text}",
+            sms=f"{check.sms} {reply.sms}" if reply.kind is ReplyKind.FAQ else check.sms,
+            category=str(flag.category),
+            rule=flag.rule,
+        )
+
+    def _answer(self, text: str, lang: str) -> Reply:
         kind = _small_talk(text)
         if kind is not None:
             message = self.content.message(str(kind), lang)

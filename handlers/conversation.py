@@ -103,7 +103,7 @@ class Conversation:
         patient, address, created = found
         reachable_again(address)
         reply = self._reply(message, patient.language)
-        if reply.kind is not ReplyKind.RED_FLAG:
+        if reply.category is None:  # a red flag or a safety check is never swallowed
             reply = await self._pending_answer(session, patient, message, now) or reply
         handoff: HandOff | None = None
         desk = self._alerts if isinstance(self._alerts, StaffDesk) else None
@@ -112,7 +112,7 @@ class Conversation:
             handoff = await hand_off(session, content, patient, message, reply, now=now)
             reply = handoff.reply if handoff and handoff.reply else reply
         silent = handoff is not None and handoff.silent
-        if reply.kind is ReplyKind.RED_FLAG and reply.category and reply.rule:
+        if reply.category and reply.rule:  # red flags and safety-net checks
             await record_safety_event(
                 session,
                 patient_id=patient.id,

@@ -7,7 +7,7 @@ module reads a message (typos, rewrites, phrase matches) and decides which rule 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
@@ -16,6 +16,7 @@ from content.text import stem, tokens
 from handlers.triage_rules import (
     FUZZY_MIN,
     LANGS,
+    MANY,
     NUM,
     YEAR,
     Category,
@@ -28,7 +29,17 @@ from handlers.triage_rules import (
     rewrite,
 )
 
-__all__ = ["Category", "RedFlag", "RedFlagRules", "load_red_flag_rules", "triage"]
+__all__ = [
+    "Category",
+    "RedFlag",
+    "RedFlagRules",
+    "Scan",
+    "blocked",
+    "fires",
+    "load_red_flag_rules",
+    "scan",
+    "triage",
+]
 
 
 @dataclass(frozen=True)
@@ -37,6 +48,13 @@ class RedFlag:
 
     category: Category
     rule: str  # the rule id that fired, e.g. "cauda_equina.saddle_numbness"
+    # The message key of the safety reply ("" means red_flag_<category>); not part of equality.
+    reply: str = field(default="", compare=False)
+
+    @property
+    def message_key(self) -> str:
+        """Return the key of the message that answers this red flag."""
+        return self.reply or f"red_flag_{self.category}"
 
 
 _SPLIT = re.compile(r"([.!?;:\n\r]+|,)")  # sentence ends stop cues; commas keep lists going
@@ -54,6 +72,7 @@ def _read(word: str, rules: RedFlagRules) -> tuple[str, frozenset[Key]]:
         keys = {("w", fixed), *((lang, stem(fixed, lang)) for lang in LANGS)}
         if word.isdigit():
             keys |= {NUM, YEAR} if len(word) == 4 and word[:2] in {"19", "20"} else {NUM}
+            keys |= {MANY} if 6 <= int(word) <= 999 else set()
         hit = fixed, frozenset(keys)
         if len(rules.cache) > 100_000:
             rules.cache.clear()
@@ -77,13 +96,15 @@ def _correct(word: str, rules: RedFlagRules) -> str:
 
 
 @dataclass(frozen=True)
-class _Scan:
+class Scan:
+    """A message read for triage: its words, the concepts found and the modifier cues."""
+
     words: list[str]  # folded, rewritten words; "." and "," stand for punctuation
     found: dict[str, list[_Occ]]  # phrase matches by owner
     cues: dict[str, list[_Occ]]  # modifier cues that are not inside a longer matched phrase
 
 
-def _scan(text: str, rules: RedFlagRules) -> _Scan:
+def scan(text: str, rules: RedFlagRules) -> Scan:
     words: list[str] = []
     for chunk in _SPLIT.split(text):
         if _SPLIT.fullmatch(chunk):
@@ -116,10 +137,10 @@ def _scan(text: str, rules: RedFlagRules) -> _Scan:
             void = any(0 <= v[0] - c[1] <= 8 and "." not in words[c[1] : v[0]] for v in voids)
             if not inside and not void:
                 cues.setdefault(owner[1:], []).append(c)
-    return _Scan(words, found, cues)
+    return Scan(words, found, cues)
 
 
-def _blocked(occ: _Occ, mod: Modifier, scan: _Scan) -> bool:
+def blocked(occ: _Occ, mod: Modifier, scan: Scan) -> bool:
     if mod.name in occ[2].immune:
         return False
     for first, end, _ in scan.cues.get(mod.name, ()):
@@ -133,7 +154,19 @@ def _blocked(occ: _Occ, mod: Modifier, scan: _Scan) -> bool:
     return False
 
 
-def _fires(rule: Rule, scan: _Scan) -> bool:
+def _enough(pattern: tuple[str, ...], live: list[list[_Occ]]) -> bool:
+    """Each term has a live place; a term named twice ("SIGN + SIGN") needs two apart."""
+    for owner, occs in zip(pattern, live, strict=True):
+        apart, end = 0, -1
+        for first, last in sorted((o[0], o[1]) for o in occs):
+            if first >= end:
+                apart, end = apart + 1, last
+        if apart < pattern.count(owner):
+            return False
+    return True
+
+
+def fires(rule: Rule, scan: Scan) -> bool:
     excepted = scan.found.get(rule.id + "!except", [])
     for pattern in rule.patterns:
         if not all(owner in scan.found for owner in pattern):
@@ -143,13 +176,15 @@ def _fires(rule: Rule, scan: _Scan) -> bool:
                 o
                 for o in scan.found[owner]
                 if not any(e[0] < o[1] and o[0] < e[1] for e in excepted)
-                and not any(_blocked(o, mod, scan) for mod in rule.modifiers)
+                and not any(blocked(o, mod, scan) for mod in rule.modifiers)
             ]
             for owner in pattern
         ]
-        if all(live) and rule.within is None:
+        if not _enough(pattern, live):
+            continue
+        if rule.within is None:
             return True
-        for start in (occ[0] for occs in live for occ in occs) if all(live) else ():
+        for start in (occ[0] for occs in live for occ in occs):
             end = start + (rule.within or 0)
             if all(any(start <= o[0] and o[1] <= end for o in occs) for occs in live):
                 return True
@@ -158,5 +193,5 @@ def _fires(rule: Rule, scan: _Scan) -> bool:
 
 def triage(text: str, rules: RedFlagRules) -> RedFlag | None:
     """Return the most severe red flag in a patient message, or None."""
-    scan = _scan(text, rules)
-    return next((RedFlag(r.category, r.id) for r in rules.rules if _fires(r, scan)), None)
+    found = scan(text, rules)
+    return next((RedFlag(r.category, r.id, r.reply) for r in rules.rules if fires(r, found)), None)

@@ -21,6 +21,7 @@ class Category(StrEnum):
     EMERGENCY = "emergency"
     CRISIS = "crisis"
     URGENT = "urgent"
+    CHECK = "check"  # a present symptom no rule above names: a careful word, then the answer
 
 
 LANGS = ("en", "es")
@@ -30,7 +31,8 @@ _WITHIN = 10  # default reach of a pattern, in words from its first part to its 
 FUZZY_MIN = 5  # shortest word that is typo-corrected
 Key = tuple[str, str]  # ("w", exact word), ("en" or "es", stem), or a number slot
 NUM, YEAR = ("#", ""), ("#", "year")  # any number; a year from 1900 to 2099
-_SLOTS = {"<num>": NUM, "<year>": YEAR}
+MANY = ("#", "many")  # a number from 6 to 999: "took 15 tylenol", not "took 2 advil"
+_SLOTS = {"<num>": NUM, "<year>": YEAR, "<many>": MANY}
 Rewrites = dict[str, tuple[tuple[tuple[str, ...], tuple[str, ...]], ...]]
 
 
@@ -62,6 +64,9 @@ class Rule:
     patterns: tuple[tuple[str, ...], ...]  # terms that must all match, within `within` words
     within: int | None  # None: anywhere in the message
     modifiers: tuple[Modifier, ...]
+    reply: str  # the message key of the safety reply, e.g. "red_flag_poisoning"
+    note: str = ""  # for reviewers and `clinicbot triage explain`
+    examples: tuple[tuple[str, str], ...] = ()  # (language, message) that must fire this rule
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -215,7 +220,7 @@ class _Loader:
 
     def rule(self, spec: Any, category: Category, context: Any) -> Rule:
         terms, modifiers, default = context
-        keys = {"id", "note", "match", "within", "modifiers", "except"}
+        keys = {"id", "note", "match", "within", "modifiers", "except", "reply", "examples"}
         spec = self.fields(spec, keys, {"id", "match"})
         rule_id = spec["id"]
         self.check(_RULE_ID.fullmatch(rule_id), rule_id, f"rule id {rule_id!r} is not dotted")
@@ -229,7 +234,19 @@ class _Loader:
         for lang, item in self.items(spec["except"], both=False) if "except" in spec else []:
             self.phrase(item, lang, rule_id + "!except")
         reach = None if within == "message" else self.number(within)
-        return Rule(rule_id, category, tuple(patterns), reach, tuple(modifiers[n] for n in names))
+        reply = spec.get("reply", _Text(f"red_flag_{category}"))
+        self.check(_TERM.fullmatch(reply.upper()), reply, f"reply {reply!r} is not a message key")
+        examples = self.items(spec["examples"], both=False) if "examples" in spec else []
+        return Rule(
+            rule_id,
+            category,
+            tuple(patterns),
+            reach,
+            tuple(modifiers[n] for n in names),
+            reply=str(reply),
+            note=str(spec.get("note", "")),
+            examples=tuple((lang, str(text)) for lang, text in examples),
+        )
 
 
 def load_red_flag_rules(path: Path) -> RedFlagRules:
@@ -255,11 +272,12 @@ def load_red_flag_rules(path: Path) -> RedFlagRules:
         load.check(_TERM.fullmatch(name), name, f"term {name!r}: term names are UPPER_CASE")
         for lang, item in load.items(term):
             load.phrase(item, lang, name)
-    categories = load.fields(top["rules"], set(Category), set(Category))
-    for category in Category:
+    needed_categories = set(Category) - {Category.CHECK}  # the safety net is optional
+    categories = load.fields(top["rules"], set(Category), needed_categories)
+    for category in categories:
         load.check(isinstance(categories[category], _List), categories[category], "a rule list")
     context = (set(top["terms"]), modifiers, default)
-    rules = [load.rule(r, c, context) for c in Category for r in categories[c]]
+    rules = [load.rule(r, c, context) for c in Category for r in categories.get(c, ())]
     load.check(len({r.id for r in rules}) == len(rules), top["rules"], "rule ids must be unique")
     index: dict[Key, list[Phrase]] = {}
     for phrase in load.phrases.values():

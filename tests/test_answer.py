@@ -31,3 +31,22 @@ def test_the_json_contract(answerer: Answerer) -> None:
     data = answerer.answer("¿duele la acupuntura?").as_json()
     assert {"kind", "topic", "category", "lang", "score", "text", "sms"} <= set(data)
     assert (data["kind"], data["topic"], data["lang"]) == ("faq", "acupuncture.pain", "es")
+
+
+def test_an_overdose_gets_911_and_poison_control_from_the_clinic_facts(answerer: Answerer) -> None:
+    reply = answerer.answer("I took a whole bottle of my pain pills")
+    assert (reply.kind, reply.category, reply.rule) == (
+        "red_flag",
+        "emergency",
+        "poisoning.overdose_taken",
+    )
+    poison = answerer.content.clinic["poison_control"]
+    assert poison in reply.text and poison in reply.sms and "911" in reply.sms
+
+
+def test_the_safety_net_puts_a_careful_word_before_the_closest_answer(answerer: Answerer) -> None:
+    reply = answerer.answer("i feel dizzy today, how long do the cupping marks last?")
+    assert reply.category == "check" and reply.kind == "faq"
+    assert reply.topic == "cupping.marks"
+    careful = answerer.content.message("red_flag_check", "en")
+    assert reply.text.startswith(careful.text + "\n\n")

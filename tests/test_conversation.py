@@ -103,6 +103,23 @@ async def test_a_red_flag_is_answered_recorded_and_alerted_without_faq_content(
     assert alerts.red_flags == [(patient_id, "emergency", Channel.TELEGRAM)]
 
 
+async def test_a_present_symptom_no_rule_names_gets_a_careful_word_and_is_recorded(
+    conversation: Conversation, db: Database, clock: FakeClock, alerts: RecordingAlerts
+) -> None:
+    [reply] = await conversation.handle(
+        _message(
+            clock, "i have been throwing up since this morning, how long do cupping marks last"
+        )
+    )
+    assert reply.category == "check"
+    assert reply.text.startswith("I can't tell from a message how serious this is.")
+    assert "911" in reply.sms
+    async with db.session() as session:
+        events = (await session.execute(select(SafetyEvent))).scalars().all()
+    assert [(e.category, e.rule) for e in events] == [("check", "check.symptom")]
+    assert alerts.red_flags == []  # the safety net is recorded, not alerted
+
+
 async def test_the_same_address_is_the_same_patient(
     conversation: Conversation, db: Database, clock: FakeClock
 ) -> None:

@@ -66,7 +66,7 @@ EN_FLAGS = [
     ("sometimes i want to hurt myself when the pain gets bad", C, "self_harm.intent"),
     ("ive been cutting myself again", C, "self_harm.intent"),
     ("im going to take all my pills tonight", C, "overdose.intent"),
-    ("i took too many pills on purpose", C, "overdose.intent"),
+    ("i want to overdose on my pills", C, "overdose.intent"),
     ("i have a fever and my back hurts", U, "infection.fever_back_pain"),
     ("chills and night sweats plus lower back pain", U, "infection.fever_back_pain"),
     ("running a temp of 102 and my lower back hurts", U, "infection.fever_back_pain"),
@@ -338,8 +338,85 @@ def test_each_rule_fires_with_its_category(
 
 
 def test_every_rule_has_english_and_spanish_cases(rules: RedFlagRules) -> None:
-    ids = {rule.id for rule in rules.rules}
-    assert ids == {rule for _, _, rule in EN_FLAGS} == {rule for _, _, rule in ES_FLAGS}
+    # The first rules have their cases here; every rule has examples in the rules file too.
+    here = {rule for _, _, rule in EN_FLAGS} & {rule for _, _, rule in ES_FLAGS}
+    for rule in rules.rules:
+        langs = {lang for lang, _ in rule.examples}
+        assert rule.id in here or langs == {"en", "es"}, rule.id
+
+
+def test_each_rules_examples_fire_that_rule_and_not_a_neighbour(rules: RedFlagRules) -> None:
+    fired = {
+        (rule.id, text): triage(text, rules) for rule in rules.rules for _, text in rule.examples
+    }
+    assert fired
+    wrong = {key: flag for key, flag in fired.items() if flag is None or flag.rule != key[0]}
+    assert wrong == {}
+
+
+@pytest.mark.parametrize(
+    ("text", "rule"),
+    [
+        ("i took too many pills on purpose", "poisoning.overdose_taken"),
+        ("tome muchas pastillas", "poisoning.overdose_taken"),
+        ("took like 15 tylenol an hour ago", "poisoning.overdose_taken"),
+        ("my son swallowed a button battery", "poisoning.ingestion"),
+    ],
+)
+def test_an_overdose_taken_gets_the_poisoning_reply(
+    rules: RedFlagRules, text: str, rule: str
+) -> None:
+    flag = triage(text, rules)
+    assert flag is not None
+    assert (flag.category, flag.rule, flag.message_key) == (E, rule, "red_flag_poisoning")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "i took 2 advil before my session, is that ok?",
+        "im thinking of overdosing on my meds",  # intent: the crisis reply, below
+        "what if someone takes too many pills?",
+    ],
+)
+def test_a_dose_an_intent_or_a_question_is_not_a_poisoning(rules: RedFlagRules, text: str) -> None:
+    flag = triage(text, rules)
+    assert flag is None or flag.rule != "poisoning.overdose_taken"
+
+
+@pytest.mark.parametrize(
+    ("text", "rule"),
+    [
+        (
+            "my lung feels like it collapsed, short of breath after needles",
+            "respiratory.breathing",
+        ),
+        ("i fainted after the needles", "syncope.fainted"),
+        ("tengo 30 semanas de embarazo y sangro", "obstetric.bleeding_cramps_fluid"),
+    ],
+)
+def test_the_rule_named_is_the_one_that_describes_the_message(
+    rules: RedFlagRules, text: str, rule: str
+) -> None:
+    flag = triage(text, rules)
+    assert flag is not None and flag.rule == rule
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("i have been throwing up since this morning", Category.CHECK),
+        ("I have a fever, should I cancel tomorrow?", None),
+        ("tiny drop of blood at one needle spot, it stopped right away", None),
+        ("the usual tingling my doctor already checked", None),
+        ("is it normal to feel dizzy after acupuncture?", None),
+    ],
+)
+def test_the_safety_net_catches_a_present_symptom_and_not_a_question(
+    rules: RedFlagRules, text: str, expected: Category | None
+) -> None:
+    flag = triage(text, rules)
+    assert (flag.category if flag else None) == expected
 
 
 @pytest.mark.parametrize(("text", "category"), MESSY + STILL_FLAGGED)

@@ -1,0 +1,98 @@
+"""Red-flag triage on messages written blind (by writers who saw neither content/ nor the rules).
+
+`tests/eval/triage_dev.jsonl` and `triage_validation.jsonl` were studied while the rules were
+written; `triage_locked.jsonl` was run once at the end and reported as it came out (see
+docs/TRIAGE.md). `clinicbot triage eval FILE` prints the same scores with every miss.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from handlers.answer import Answerer
+from handlers.triage import RedFlagRules
+from handlers.triage_eval import Case, evaluate, load_cases
+from tests.test_cli import clinicbot
+
+EVAL = Path(__file__).resolve().parent / "eval"
+SETS = ("triage_dev.jsonl", "triage_validation.jsonl", "triage_locked.jsonl")
+
+
+@pytest.fixture(scope="module")
+def red_flag_rules(answerer: Answerer) -> RedFlagRules:
+    return answerer.rules
+
+
+def _all() -> list[Case]:
+    return [case for name in SETS for case in load_cases(EVAL / name)]
+
+
+def test_the_blind_sets_are_as_large_and_as_spanish_as_the_issue_asks() -> None:
+    cases = _all()
+    flagged = [c for c in cases if c.expect != "none"]
+    assert len(flagged) >= 300
+    assert len(cases) - len(flagged) >= 150
+    assert Counter(c.lang for c in flagged)["es"] >= 0.3 * len(flagged)
+    assert {c.expect for c in flagged} == {"emergency", "crisis", "urgent"}
+
+
+@pytest.mark.parametrize("name", ["triage_dev.jsonl", "triage_validation.jsonl"])
+def test_the_studied_sets_are_all_caught_with_few_false_alarms(
+    red_flag_rules: RedFlagRules, name: str
+) -> None:
+    score = evaluate(load_cases(EVAL / name), red_flag_rules)
+    assert [line for line in score.lines() if line.startswith("miss")] == []
+    assert score.recall == 1.0
+    assert score.false_alarm_rate <= 0.03
+
+
+def test_over_triage_of_an_urgent_case_counts_as_caught_and_under_triage_does_not(
+    red_flag_rules: RedFlagRules,
+) -> None:
+    cases = [
+        Case("my legs are getting weaker every hour", "en", "urgent", "over"),
+        Case("my legs are getting weaker every hour", "en", "crisis", "wrong"),
+        Case("this traffic is killing me", "en", "none", "figurative"),
+    ]
+    score = evaluate(cases, red_flag_rules)
+    assert (score.flagged, score.caught, score.near_misses) == (2, 1, 1)
+    assert [o.case.kind for o in score.misses] == ["wrong"]
+    assert score.false_alarms == []
+
+
+def test_a_bad_case_file_names_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "cases.jsonl"
+    path.write_text('{"text": "x", "lang": "en", "expect": "none", "kind": "k"}\n{oops}\n')
+    with pytest.raises(ValueError, match=r"cases.jsonl:2: not a case"):
+        load_cases(path)
+    result = clinicbot("triage", "eval", str(path))
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1 and "cases.jsonl:2: not a case" in result.stderr
+
+
+def test_triage_explain_names_the_concepts_the_modifiers_and_the_rule() -> None:
+    result = clinicbot("triage", "explain", "I took a whole bottle of my pain pills")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert "concept INGESTED: 'took'" in lines
+    assert any(line.startswith("FIRES emergency poisoning.overdose_taken") for line in lines)
+    negated = clinicbot("triage", "explain", "no numbness in my groin").stdout.splitlines()
+    assert "concept NUMB: 'numbness' (cancelled by negation)" in negated
+    assert negated[-1] == "no rule fires: the message is answered as usual"
+
+
+def test_triage_eval_prints_the_score_and_every_miss(tmp_path: Path) -> None:
+    path = tmp_path / "cases.jsonl"
+    path.write_text(
+        '{"text": "i cant pee and my back is killing me", "lang": "en", "expect": "emergency",'
+        ' "kind": "cauda"}\n'
+        '{"text": "what are your hours", "lang": "en", "expect": "crisis",'
+        ' "kind": "mislabelled"}\n'
+    )
+    result = clinicbot("triage", "eval", str(path))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[0] == "recall 50.0% (1/2) with the right category"
+    assert "miss: expected crisis, got none [mislabelled, en] what are your hours" in result.stdout
