@@ -18,8 +18,9 @@ sys.path.insert(0, str(ROOT))
 from bench.perf_doc import write_section  # noqa: E402
 from content.check import load_content  # noqa: E402
 from content.search import FaqIndex, is_confident  # noqa: E402
-from content.text import fold  # noqa: E402
+from content.text import fold, tokens  # noqa: E402
 from handlers.answer import Answerer  # noqa: E402
+from handlers.triage import triage  # noqa: E402
 
 # The baseline answers when its best example question is at least this similar.
 BASELINE_CUTOFF = 0.6
@@ -100,6 +101,40 @@ def whole_path(rows: list[dict[str, str]]) -> dict[str, float]:
     return {**figures, "p50": cuts[49], "p99": cuts[98]}
 
 
+def triage_latency() -> dict[str, float]:
+    """Time red-flag triage alone on every blind triage message, beside folding the same text."""
+    rules = Answerer.from_directory(ROOT / "content").rules
+    texts = [
+        json.loads(line)["text"]
+        for path in sorted((ROOT / "tests" / "eval").glob("triage_*.jsonl"))
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
+    for text in texts[:20]:  # warm the word cache a little, as a running bot would be
+        triage(text, rules)
+    timed, folded = [], []
+    for text in texts:
+        start = time.perf_counter()
+        triage(text, rules)
+        timed.append((time.perf_counter() - start) * 1000)
+        start = time.perf_counter()
+        tokens(text)
+        folded.append((time.perf_counter() - start) * 1000)
+    long_text = " ".join(texts)[:5000]
+    start = time.perf_counter()
+    triage(long_text, rules)
+    long_ms = (time.perf_counter() - start) * 1000
+    cuts, base = statistics.quantiles(timed, n=100), statistics.quantiles(folded, n=100)
+    return {
+        "n": len(texts),
+        "p50": cuts[49],
+        "p99": cuts[98],
+        "fold_p50": base[49],
+        "fold_p99": base[98],
+        "long": long_ms,
+    }
+
+
 def main() -> None:
     """Print the comparison table and write it to docs/PERFORMANCE.md (unless --no-write)."""
     path = ROOT / "tests" / "eval" / "dev.jsonl"
@@ -133,6 +168,20 @@ def main() -> None:
         f"| near-miss false alarms | {figures['near_miss']:.1%} | <= 5% |",
         f"| off-topic -> fallback | {figures['off_topic']:.1%} | >= 90% |",
         f"| latency p50 / p99 ms | {figures['p50']:.3f} / {figures['p99']:.3f} | p99 < 5 |",
+    ]
+    tri = triage_latency()
+    out += [
+        "",
+        f"Red-flag triage alone (`handlers.triage.triage`) on the {tri['n']:.0f} blind triage "
+        "messages (`tests/eval/triage_*.jsonl`), each once, beside folding the same text into "
+        "words (`content.text.tokens`, the first step of any reading):",
+        "",
+        "| work | p50 ms | p99 ms | target |",
+        "|---|---:|---:|---:|",
+        f"| triage | {tri['p50']:.3f} | {tri['p99']:.3f} | p99 < 2 |",
+        f"| folding into words | {tri['fold_p50']:.4f} | {tri['fold_p99']:.4f} | |",
+        f"| triage / folding (p99) | | {tri['p99'] / tri['fold_p99']:.0f}x | |",
+        f"| triage of one 5,000-character message | | {tri['long']:.2f} | |",
     ]
     text = "\n".join(out)
     print(text)

@@ -1,8 +1,9 @@
 """Red-flag triage on messages written blind (by writers who saw neither content/ nor the rules).
 
-`tests/eval/triage_dev.jsonl` and `triage_validation.jsonl` were studied while the rules were
-written; `triage_locked.jsonl` was run once at the end and reported as it came out (see
-docs/TRIAGE.md). `clinicbot triage eval FILE` prints the same scores with every miss.
+Every set but the last locked one was studied while the rules were written (the validation sets
+and the first locked set after a first blind run, reported in docs/TRIAGE.md); the last locked set
+is run once at the end and reported as it comes out. `clinicbot triage eval FILE` prints the same
+scores with every miss.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from handlers.triage_eval import Case, evaluate, load_cases
 from tests.test_cli import clinicbot
 
 EVAL = Path(__file__).resolve().parent / "eval"
-SETS = ("triage_dev.jsonl", "triage_validation.jsonl", "triage_locked.jsonl")
+LOCKED = "triage_locked2.jsonl"  # not studied: see docs/TRIAGE.md
+STUDIED = sorted(path.name for path in EVAL.glob("triage_*.jsonl") if path.name != LOCKED)
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +29,7 @@ def red_flag_rules(answerer: Answerer) -> RedFlagRules:
 
 
 def _all() -> list[Case]:
-    return [case for name in SETS for case in load_cases(EVAL / name)]
+    return [case for name in [*STUDIED, LOCKED] for case in load_cases(EVAL / name)]
 
 
 def test_the_blind_sets_are_as_large_and_as_spanish_as_the_issue_asks() -> None:
@@ -39,7 +41,7 @@ def test_the_blind_sets_are_as_large_and_as_spanish_as_the_issue_asks() -> None:
     assert {c.expect for c in flagged} == {"emergency", "crisis", "urgent"}
 
 
-@pytest.mark.parametrize("name", ["triage_dev.jsonl", "triage_validation.jsonl"])
+@pytest.mark.parametrize("name", STUDIED)
 def test_the_studied_sets_are_all_caught_with_few_false_alarms(
     red_flag_rules: RedFlagRules, name: str
 ) -> None:
