@@ -8,7 +8,7 @@ from functools import lru_cache
 
 import snowballstemmer
 
-__all__ = ["LANGUAGES", "fold", "stem", "stems", "tokens"]
+__all__ = ["LANGUAGES", "fold", "sounds_like", "stem", "stems", "tokens"]
 
 LANGUAGES = ("en", "es")
 _STEMMER_NAMES = {"en": "english", "es": "spanish"}
@@ -41,6 +41,30 @@ def stem(word: str, lang: str) -> str:
     """Return the Snowball stem of one folded word."""
     result: str = _stemmer(lang).stemWord(word)
     return result
+
+
+_SOUNDS = (  # Spanish spellings that sound alike, folded to one: "ampoyas" = "ampollas"
+    (re.compile(r"ch"), "\x00"),  # kept whole: the "h" of "ch" is not silent
+    (re.compile(r"ll"), "y"),
+    (re.compile(r"qu(?=[ei])"), "k"),
+    (re.compile(r"c(?=[ei])"), "s"),
+    (re.compile(r"g(?=[ei])"), "j"),
+    (re.compile(r"[cq]"), "k"),
+    (re.compile(r"v"), "b"),
+    (re.compile(r"z"), "s"),
+    (re.compile(r"h"), ""),
+    (re.compile(r"\x00"), "ch"),
+    (re.compile(r"(.)\1+"), r"\1"),
+    (re.compile(r"y$"), "i"),
+)
+
+
+@lru_cache(maxsize=65536)
+def sounds_like(word: str) -> str:
+    """Return a folded word as Spanish spelling sounds it (b/v, y/ll, silent h, c/k/qu, s/z)."""
+    for pattern, repl in _SOUNDS:
+        word = pattern.sub(repl, word)
+    return word
 
 
 def stems(text: str, lang: str) -> list[str]:

@@ -18,6 +18,7 @@ from handlers.triage_rules import (
     LANGS,
     MANY,
     NUM,
+    SOUND_MIN,
     YEAR,
     Category,
     Key,
@@ -27,6 +28,7 @@ from handlers.triage_rules import (
     Rule,
     load_red_flag_rules,
     rewrite,
+    sound_key,
 )
 
 __all__ = [
@@ -70,6 +72,7 @@ def _read(word: str, rules: RedFlagRules) -> tuple[str, frozenset[Key]]:
     if hit is None:
         fixed = _correct(word, rules)
         keys = {("w", fixed), *((lang, stem(fixed, lang)) for lang in LANGS)}
+        keys |= {sound_key(word), sound_key(fixed)} if len(word) >= SOUND_MIN else set()
         if word.isdigit():
             keys |= {NUM, YEAR} if len(word) == 4 and word[:2] in {"19", "20"} else {NUM}
             keys |= {MANY} if 6 <= int(word) <= 999 else set()
@@ -146,7 +149,8 @@ def blocked(occ: _Occ, mod: Modifier, scan: Scan) -> bool:
     for first, end, _ in scan.cues.get(mod.name, ()):
         if mod.reach != "after" and first < occ[0] and occ[0] - end <= mod.window:
             between = scan.words[end : occ[0]]  # "no, I can't ..." answers; it does not negate
-            if between[:1] != [","] and mod.breaks.isdisjoint(between):
+            answer = mod.comma_answers and between[:1] == [","]
+            if not answer and mod.breaks.isdisjoint(between):
                 return True
         after = mod.reach != "before" and occ[1] <= first and first - occ[1] <= mod.window
         if after and mod.breaks.isdisjoint(scan.words[occ[1] : first]):

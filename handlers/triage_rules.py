@@ -10,7 +10,7 @@ from typing import Any, cast
 
 import yaml
 
-from content.text import stem, tokens
+from content.text import sounds_like, stem, tokens
 
 __all__ = ["Category", "RedFlagRules", "load_red_flag_rules"]
 
@@ -29,9 +29,16 @@ _TERM = re.compile(r"[A-Z][A-Z0-9_]*")
 _RULE_ID = re.compile(r"[a-z0-9_]+(\.[a-z0-9_]+)+")
 _WITHIN = 10  # default reach of a pattern, in words from its first part to its last
 FUZZY_MIN = 5  # shortest word that is typo-corrected
-Key = tuple[str, str]  # ("w", exact word), ("en" or "es", stem), or a number slot
+SOUND_MIN = 5  # shortest word matched by how it sounds
+Key = tuple[str, str]  # ("w", word), ("en"|"es", stem), ("s", Spanish sound) or a number slot
 NUM, YEAR = ("#", ""), ("#", "year")  # any number; a year from 1900 to 2099
-MANY = ("#", "many")  # a number from 6 to 999: "took 15 tylenol", not "took 2 advil"
+MANY = ("#", "many")
+
+
+def sound_key(word: str) -> Key:
+    """Return the match key of a word by how Spanish spelling sounds it."""
+    return ("s", sounds_like(word))
+  # a number from 6 to 999: "took 15 tylenol", not "took 2 advil"
 _SLOTS = {"<num>": NUM, "<year>": YEAR, "<many>": MANY}
 Rewrites = dict[str, tuple[tuple[tuple[str, ...], tuple[str, ...]], ...]]
 
@@ -53,6 +60,9 @@ class Modifier:
     reach: str  # "before", "after" or "both": where the cue sits relative to the symptom
     window: int  # words allowed between cue and symptom
     breaks: frozenset[str]  # words that end the cue's clause
+    # A comma right after the cue makes it an answer ("no, I can't feel my legs"), not a cue;
+    # false for a cue that frames a whole sentence ("hypothetically, if someone...").
+    comma_answers: bool = True
 
 
 @dataclass(frozen=True)
@@ -166,12 +176,15 @@ class _Loader:
         self.check(isinstance(value, _Text) and value.isdigit(), value, "expected a number")
         return int(value)
 
-    def key(self, word: str, exact: bool, lang: str, owner: str) -> Key:
+    def keys(self, word: str, exact: bool, lang: str, owner: str) -> set[Key]:
         self.words.add(word)
         if _TERM.fullmatch(owner):
             self.targets.add(word)
         root = stem(word, lang)  # short stems overreach: Spanish "herirme" becomes "her"
-        return ("w", word) if exact or len(root) < 4 else (lang, root)
+        found = {("w", word) if exact or len(root) < 4 else (lang, root)}
+        # Spanish written as it sounds: "ampoyas", "ventoza", "vajado". Short words are left out:
+        # "doce" sounds like the English "dose".
+        return found | {sound_key(word)} if lang == "es" and len(word) >= SOUND_MIN else found
 
     def phrase(self, text: _Text, lang: str, owner: str) -> Phrase:
         self.check(lang in LANGS, text, f"{text!r}: phrases go in en: and es: lists")
@@ -184,9 +197,11 @@ class _Loader:
             if piece in _SLOTS:
                 slots.append(frozenset({_SLOTS[piece]}))
             elif len(found) > 1:
-                slots.append(frozenset(self.key(w[0], ex, lang, owner) for ex, w in found))
+                slots.append(
+                    frozenset(k for ex, w in found for k in self.keys(w[0], ex, lang, owner))
+                )
             else:
-                slots += [frozenset({self.key(w, found[0][0], lang, owner)}) for w in found[0][1]]
+                slots += [frozenset(self.keys(w, found[0][0], lang, owner)) for w in found[0][1]]
         said = [w for piece in text.split() for w in tokens(piece.split("|")[0])]
         each = [[w] for w in tokens(text.replace("|", " "))]
         stale = [words for words in [said, *each] if rewrite(words, self.rewrites) != words]
@@ -198,7 +213,7 @@ class _Loader:
         out: dict[str, Modifier] = {}
         default: list[str] = []
         for name, mod in self.fields(spec).items():
-            keys = {"reach", "window", "default", "scope", "breaks", "unless", *LANGS}
+            keys = {"reach", "window", "default", "scope", "breaks", "unless", "comma", *LANGS}
             self.fields(mod, keys, LANGS)
             reach, scope = mod.get("reach", "before"), mod.get("scope", "clause")
             scopes = {"sentence": {"."}, "clause": breaks, "phrase": breaks | {","}}
@@ -206,7 +221,9 @@ class _Loader:
             self.check(ok, mod, f"reach is before, after or both; scope is one of {set(scopes)}")
             ends = scopes[scope] | self.word_set(mod.get("breaks"))
             window = self.number(mod.get("window", _Text("5")))
-            out[name] = Modifier(name, reach, window, frozenset(ends))
+            comma = mod.get("comma", "answers")
+            self.check(comma in {"answers", "continues"}, mod, "comma: answers|continues")
+            out[name] = Modifier(name, reach, window, frozenset(ends), comma == "answers")
             for lang, item in self.items(mod["unless"], both=False) if "unless" in mod else []:
                 self.phrase(item, lang, f"~{name}!unless")
             for lang in LANGS:

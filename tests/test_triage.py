@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from handlers.answer import Answerer
 from handlers.triage import Category, RedFlag, RedFlagRules, load_red_flag_rules, triage
 
 RULES_FILE = Path(__file__).resolve().parents[1] / "content" / "red_flags.yaml"
@@ -517,3 +518,43 @@ def test_bad_rule_files_name_the_file_and_line(
     path.write_text(GOOD_RULES.replace(old, new, 1), encoding="utf-8")
     with pytest.raises(ValueError, match=rf"^{path}:{line}: .*{message}"):
         load_red_flag_rules(path)
+
+
+# The messages the triage issue reported missed, each with what it needs.
+ISSUE_EXAMPLES = [
+    ("I took a whole bottle of my pain pills", E, "poisoning.overdose_taken"),
+    ("I overdosed on my meds", E, "poisoning.overdose_taken"),
+    ("took too many oxycodone", E, "poisoning.overdose_taken"),
+    ("tomé muchas pastillas", E, "poisoning.overdose_taken"),
+    ("I've been saving up my pills", C, "suicide.warning_signs"),
+    ("i'm 30 weeks pregnant and having bleeding and cramps", E, "obstetric.bleeding_cramps_fluid"),
+    ("tengo 30 semanas de embarazo y tengo sangrado y cólicos", E, "obstetric.bleeding_cramps_fluid"),
+    ("i passed out in the parking lot after my appointment", E, "syncope.fainted"),
+    ("I fainted after the needles", E, "syncope.fainted"),
+    ("my heart is racing and I feel like I'm going to pass out", E, "syncope.fainted"),
+    ("can't poop or pee since yesterday and back pain is 10/10", E, "cauda_equina.bladder_bowel"),
+    ("I'm bleeding a lot from a needle spot and it won't stop", E, "bleeding.uncontrolled"),
+    ("estoy sangrando mucho donde me pusieron la aguja y no para", E, "bleeding.uncontrolled"),
+    ("no vale la pena seguir viviendo con este dolor", C, "suicide.ideation"),
+    (
+        "my lung feels like it collapsed, short of breath after needles in my shoulder",
+        E,
+        "respiratory.breathing",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "category", "rule"), ISSUE_EXAMPLES)
+def test_the_messages_the_issue_reported_missed_now_get_their_rule(
+    rules: RedFlagRules, text: str, category: Category, rule: str
+) -> None:
+    assert triage(text, rules) == RedFlag(category, rule)
+
+
+def test_asking_how_to_tell_an_emergency_gets_the_back_pain_answer(answerer: Answerer) -> None:
+    for text in (
+        "how do i know if my back pain is an emergency",
+        "como se si mi dolor de espalda es una emergencia",
+    ):
+        reply = answerer.answer(text)
+        assert (reply.kind, reply.topic) == ("faq", "conditions.back_pain")
