@@ -38,7 +38,9 @@ MANY = ("#", "many")
 def sound_key(word: str) -> Key:
     """Return the match key of a word by how Spanish spelling sounds it."""
     return ("s", sounds_like(word))
-  # a number from 6 to 999: "took 15 tylenol", not "took 2 advil"
+
+
+# a number from 6 to 999: "took 15 tylenol", not "took 2 advil"
 _SLOTS = {"<num>": NUM, "<year>": YEAR, "<many>": MANY}
 Rewrites = dict[str, tuple[tuple[tuple[str, ...], tuple[str, ...]], ...]]
 

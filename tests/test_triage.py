@@ -528,7 +528,7 @@ ISSUE_EXAMPLES = [
     ("tomé muchas pastillas", E, "poisoning.overdose_taken"),
     ("I've been saving up my pills", C, "suicide.warning_signs"),
     ("i'm 30 weeks pregnant and having bleeding and cramps", E, "obstetric.bleeding_cramps_fluid"),
-    ("tengo 30 semanas de embarazo y tengo sangrado y cólicos", E, "obstetric.bleeding_cramps_fluid"),
+    ("30 semanas de embarazo y tengo sangrado y cólicos", E, "obstetric.bleeding_cramps_fluid"),
     ("i passed out in the parking lot after my appointment", E, "syncope.fainted"),
     ("I fainted after the needles", E, "syncope.fainted"),
     ("my heart is racing and I feel like I'm going to pass out", E, "syncope.fainted"),
