@@ -108,6 +108,7 @@ class Scan:
 
 
 def scan(text: str, rules: RedFlagRules) -> Scan:
+    """Read a message: fold and correct its words, find every concept and modifier cue."""
     words: list[str] = []
     for chunk in _SPLIT.split(text):
         if _SPLIT.fullmatch(chunk):
@@ -144,6 +145,7 @@ def scan(text: str, rules: RedFlagRules) -> Scan:
 
 
 def blocked(occ: _Occ, mod: Modifier, scan: Scan) -> bool:
+    """Return whether a cue of this modifier is close enough to cancel one concept's place."""
     if mod.name in occ[2].immune:
         return False
     for first, end, _ in scan.cues.get(mod.name, ()):
@@ -171,6 +173,7 @@ def _enough(pattern: tuple[str, ...], live: list[list[_Occ]]) -> bool:
 
 
 def fires(rule: Rule, scan: Scan) -> bool:
+    """Return whether any of a rule's patterns has all its concepts alive within its reach."""
     excepted = scan.found.get(rule.id + "!except", [])
     for pattern in rule.patterns:
         if not all(owner in scan.found for owner in pattern):
