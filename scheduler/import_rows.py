@@ -27,6 +27,7 @@ __all__ = [
 
 MAX_UID = 255  # appointments.external_uid is String(255)
 _TELEGRAM_ID = re.compile(r"-?\d{1,19}")
+_MAX_TELEGRAM_USER = 2**53  # Telegram user ids have at most 52 significant bits
 
 
 class ImportFileError(ClinicbotError):
@@ -66,10 +67,16 @@ def phone_urn(raw: str, region: str) -> str:
 
 
 def telegram_urn(raw: str) -> str:
-    """Return `telegram:<id>` for a Telegram chat id; ValueError if it is not a number."""
+    """Return `telegram:<id>` for a Telegram user id; ValueError if it is not one.
+
+    A patient is a user, whose id is positive: 0 is nobody and a negative id is a group or
+    channel, where a reminder would reach everyone in it.
+    """
     text = raw.strip()
-    if not _TELEGRAM_ID.fullmatch(text):
+    if not _TELEGRAM_ID.fullmatch(text) or int(text) >= _MAX_TELEGRAM_USER:
         raise ValueError(f"bad telegram_id {shown(text)}")
+    if int(text) <= 0:
+        raise ValueError("telegram_id must be a positive user id")
     return f"telegram:{int(text)}"
 
 

@@ -336,3 +336,19 @@ def test_cli_imports_reports_and_exits_by_outcome(tmp_path: Path) -> None:
     ics = clinicbot("appointments", "import", str(PAYLOADS / "schedule.ics"), cwd=tmp_path)
     assert ics.returncode == 1 and len(ics.stdout.splitlines()) == len(ICS_ERRORS) + 1
     assert clinicbot("appointments", "import", "--help", cwd=tmp_path).returncode == 0
+
+
+def test_a_group_chat_is_not_a_patient() -> None:
+    # A negative Telegram id is a group or channel, 0 is nobody: neither is a patient.
+    text = (
+        "telegram_id,start\n"
+        "0,2026-03-10T10:00:00-07:00\n"
+        "-100123,2026-03-10T10:00:00-07:00\n"
+        "7001234,2026-03-10T10:00:00-07:00\n"
+    )
+    rows, errors = parse_csv(text, clinic_zone=LA, region="US")
+    assert [row.urn for row in rows] == ["telegram:7001234"]
+    assert errors == [
+        "line 2: telegram_id must be a positive user id",
+        "line 3: telegram_id must be a positive user id",
+    ]
