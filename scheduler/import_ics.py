@@ -29,9 +29,11 @@ from icalendar import Calendar, Component
 
 from bot.db.models import AppointmentStatus
 from scheduler.import_rows import (
+    MAX_DURATION,
     MAX_UID,
     AppointmentRow,
     ImportFileError,
+    StartWindow,
     derived_uid,
     phone_urn,
     shown,
@@ -103,7 +105,15 @@ def _patient(event: Component, region: str) -> tuple[str, str | None]:
     raise ValueError("no phone or telegram id (ATTENDEE tel:, CONTACT or DESCRIPTION)")
 
 
-def _instant(prop: Any, clinic_zone: ZoneInfo) -> datetime:
+def _raw(prop: Any) -> str:
+    try:
+        return str(prop.to_ical().decode("utf-8", "replace"))[:40]
+    except (AttributeError, ValueError, TypeError):
+        return "?"
+
+
+def _instant(prop: Any, clinic_zone: ZoneInfo) -> datetime | None:
+    """Return the UTC instant of a date-time property, None when no datetime holds it."""
     try:
         value = prop.dt
     except (ValueError, AttributeError):
@@ -114,30 +124,46 @@ def _instant(prop: Any, clinic_zone: ZoneInfo) -> datetime:
         # icalendar leaves a TZID it cannot resolve naive; no TZID at all means floating time.
         tzid = _param(prop, "TZID")
         value = value.replace(tzinfo=zone_named(tzid) if tzid else clinic_zone)
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # 00010101T000000 in Tokyo is in the year 0
+        return None
 
 
-def _minutes(event: Component, start: Any, clinic_zone: ZoneInfo) -> int | None:
+def _minutes(event: Component, starts_at: datetime, clinic_zone: ZoneInfo) -> int | None:
     if _prop(event, "DTEND") is not None:
-        length = _instant(_prop(event, "DTEND"), clinic_zone) - _instant(start, clinic_zone)
+        ends_at = _instant(_prop(event, "DTEND"), clinic_zone)
+        if ends_at is None:
+            raise ValueError("the end is out of range")
+        length = ends_at - starts_at
     elif _prop(event, "DURATION") is not None:
         length = _prop(event, "DURATION").dt
     else:
         return None
     if not isinstance(length, timedelta) or length <= timedelta(0):
         raise ValueError("the event ends before it starts")
+    if length > timedelta(minutes=MAX_DURATION):
+        raise ValueError(f"the event is longer than {MAX_DURATION} minutes")
     return int(length.total_seconds() // 60)
 
 
 def _event(
-    event: Component, line: int, cancelled: bool, clinic_zone: ZoneInfo, region: str
+    event: Component,
+    line: int,
+    cancelled: bool,
+    clinic_zone: ZoneInfo,
+    region: str,
+    window: StartWindow,
 ) -> AppointmentRow:
     if _prop(event, "RRULE") is not None or _prop(event, "RECURRENCE-ID") is not None:
         raise ValueError("recurring events are not supported")
     start = _prop(event, "DTSTART")
     if start is None:
         raise ValueError("missing start")
-    starts_at = _instant(start, clinic_zone)
+    instant = _instant(start, clinic_zone)
+    if instant is None:
+        raise window.outside(_raw(start))
+    starts_at = window.check(instant, _raw(start))
     raw_status = str(_prop(event, "STATUS") or "").strip().upper()
     if raw_status not in _STATUS:
         raise ValueError(f"unknown status {shown(raw_status)}")
@@ -152,7 +178,7 @@ def _event(
         urn=urn,
         name=name,
         starts_at=starts_at,
-        duration_minutes=_minutes(event, start, clinic_zone),
+        duration_minutes=_minutes(event, starts_at, clinic_zone),
         practitioner=_param(_prop(event, "ORGANIZER"), "CN"),
         status=status,
     )
@@ -182,9 +208,13 @@ def _event_lines(data: bytes) -> Iterator[int]:
 
 
 def parse_ics(
-    data: bytes, *, clinic_zone: ZoneInfo, region: str
+    data: bytes, *, clinic_zone: ZoneInfo, region: str, now: datetime
 ) -> tuple[list[AppointmentRow], list[str]]:
-    """Parse an iCalendar file into rows and "line N (UID u): reason" errors."""
+    """Parse an iCalendar file into rows and "line N (UID u): reason" errors.
+
+    Starts must fall in `StartWindow.around(now)`.
+    """
+    window = StartWindow.around(now)
     try:
         calendar = Calendar.from_ical(data)
     except ValueError as exc:
@@ -198,7 +228,7 @@ def parse_ics(
         uid = str(_prop(event, "UID") or "").strip()
         where = f"line {line}" + (f" (UID {shown(uid)})" if uid else "")
         try:
-            row = _event(event, line, cancelled, clinic_zone, region)
+            row = _event(event, line, cancelled, clinic_zone, region, window)
         except ValueError as exc:
             errors.append(f"{where}: {exc}")
             continue

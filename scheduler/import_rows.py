@@ -14,9 +14,11 @@ from bot.db.models import AppointmentStatus
 from bot.errors import ClinicbotError
 
 __all__ = [
+    "MAX_DURATION",
     "MAX_UID",
     "AppointmentRow",
     "ImportFileError",
+    "StartWindow",
     "derived_uid",
     "parse_status",
     "phone_urn",
@@ -26,6 +28,9 @@ __all__ = [
 ]
 
 MAX_UID = 255  # appointments.external_uid is String(255)
+MAX_DURATION = 24 * 60  # minutes
+EARLIEST_START = datetime(2000, 1, 1, tzinfo=UTC)
+YEARS_AHEAD = 5
 _TELEGRAM_ID = re.compile(r"-?\d{1,19}")
 _MAX_TELEGRAM_USER = 2**53  # Telegram user ids have at most 52 significant bits
 
@@ -48,6 +53,39 @@ class AppointmentRow:
     duration_minutes: int | None
     practitioner: str | None
     status: AppointmentStatus | None
+
+
+@dataclass(frozen=True)
+class StartWindow:
+    """The starts an import accepts: from 2000 to five years after `now`.
+
+    Anything outside is a typo or a placeholder (9999-12-31, 0001-01-01), and near the ends of
+    `datetime` the arithmetic of planning nudges overflows.
+    """
+
+    earliest: datetime
+    latest: datetime
+
+    @classmethod
+    def around(cls, now: datetime) -> StartWindow:
+        """Return the window for an import run at `now`."""
+        try:
+            latest = now.replace(year=now.year + YEARS_AHEAD)
+        except ValueError:  # 29 February, five years before a common year
+            latest = now.replace(year=now.year + YEARS_AHEAD, day=28)
+        return cls(EARLIEST_START, latest)
+
+    def check(self, starts_at: datetime, raw: str) -> datetime:
+        """Return `starts_at` if inside the window; ValueError naming the window otherwise."""
+        if not self.earliest <= starts_at <= self.latest:
+            raise self.outside(raw)
+        return starts_at
+
+    def outside(self, raw: str) -> ValueError:
+        """The error for a start `raw` outside the window (or beyond what a datetime holds)."""
+        return ValueError(
+            f"start {raw} is out of range ({self.earliest:%Y-%m-%d} to {self.latest:%Y-%m-%d})"
+        )
 
 
 def shown(text: str) -> str:

@@ -147,9 +147,12 @@ async def import_rows(
 
 
 def read_appointment_file(
-    path: Path, fmt: str | None, *, clinic_zone: ZoneInfo, region: str
+    path: Path, fmt: str | None, *, clinic_zone: ZoneInfo, region: str, now: datetime
 ) -> tuple[list[AppointmentRow], list[str]]:
-    """Read and parse a CSV or .ics file (format from the extension unless given)."""
+    """Read and parse a CSV or .ics file (format from the extension unless given).
+
+    Starts outside `StartWindow.around(now)` are bad rows.
+    """
     kind = (fmt or FORMATS.get(path.suffix.lower(), "")).lower()
     if kind not in {"csv", "ics"}:
         shown = fmt or path.suffix or path.name
@@ -160,12 +163,12 @@ def read_appointment_file(
         raise ImportFileError(f"cannot read {path}: {exc.strerror or exc}") from None
     try:
         if kind == "ics":
-            return parse_ics(data, clinic_zone=clinic_zone, region=region)
+            return parse_ics(data, clinic_zone=clinic_zone, region=region, now=now)
         try:
             text = data.decode("utf-8-sig")
         except UnicodeDecodeError:
             raise ImportFileError("not UTF-8 text") from None
-        return parse_csv(text, clinic_zone=clinic_zone, region=region)
+        return parse_csv(text, clinic_zone=clinic_zone, region=region, now=now)
     except ImportFileError as exc:
         raise ImportFileError(f"cannot import {path}: {exc}") from None
 
@@ -188,7 +191,7 @@ async def import_appointment_file(
     """Parse a file, migrate the database and import the good rows in one transaction."""
     clinic_zone = clinic_zone_of(settings)
     rows, errors = read_appointment_file(
-        path, fmt, clinic_zone=clinic_zone, region=settings.default_region
+        path, fmt, clinic_zone=clinic_zone, region=settings.default_region, now=now
     )
     try:
         rules = load_nudge_rules(settings.content_dir / "nudges.yaml")

@@ -25,6 +25,7 @@ PAYLOADS = Path(__file__).parent / "payloads" / "appointments"
 LA = ZoneInfo("America/Los_Angeles")
 RULES = load_nudge_rules(DEFAULT_CONTENT_DIR / "nudges.yaml")
 RULE_IDS = {"before_48h", "before_2h", "day_after", "rebook"}
+NOW = datetime(2026, 3, 2, 15, tzinfo=UTC)  # the clock fixture's start
 
 CSV_ERRORS = [
     "line 5: bad phone number",
@@ -46,7 +47,9 @@ ICS_ERRORS = [
 
 
 async def run_import(db: Database, name: str, clock: FakeClock) -> ImportReport:
-    rows, errors = read_appointment_file(PAYLOADS / name, None, clinic_zone=LA, region="US")
+    rows, errors = read_appointment_file(
+        PAYLOADS / name, None, clinic_zone=LA, region="US", now=clock()
+    )
     async with db.session() as session, session.begin():
         report = await import_rows(
             session, rows, rules=RULES, clinic_zone=LA, quiet=QuietHours(), now=clock()
@@ -266,7 +269,7 @@ def test_csv_line_numbers_count_blank_lines_and_quoted_newlines() -> None:
         '(503) 555-0101,"Ana\nRuiz",2026-03-10T10:00:00-07:00\n'
         "555,Bad,2026-03-10T10:00:00-07:00\n"
     )
-    rows, errors = parse_csv(text, clinic_zone=LA, region="US")
+    rows, errors = parse_csv(text, clinic_zone=LA, region="US", now=NOW)
     assert [(r.line, r.name) for r in rows] == [(3, "Ana\nRuiz")]
     assert errors == ["line 5: bad phone number"]
 
@@ -299,7 +302,7 @@ def test_unreadable_files_are_one_error(
     if name != "missing.csv":
         path.write_bytes(source.read_bytes())
     with pytest.raises(ImportFileError, match=message):
-        read_appointment_file(path, fmt, clinic_zone=LA, region="US")
+        read_appointment_file(path, fmt, clinic_zone=LA, region="US", now=NOW)
 
 
 def clinicbot(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -315,10 +318,11 @@ def clinicbot(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 
 def test_cli_imports_reports_and_exits_by_outcome(tmp_path: Path) -> None:
-    # Far in the future, because the command uses the real clock.
-    good = "phone,name,start\n(503) 555-0101,Ana Ruiz,2035-03-10T10:00:00-07:00\n"
+    # A year ahead, because the command uses the real clock.
+    start = f"{datetime.now(UTC).year + 1}-03-10T10:00:00-07:00"
+    good = f"phone,name,start\n(503) 555-0101,Ana Ruiz,{start}\n"
     (tmp_path / "good.csv").write_text(good)
-    (tmp_path / "mixed.csv").write_text(good + "12345,Bad,2035-03-10T10:00:00-07:00\n")
+    (tmp_path / "mixed.csv").write_text(good + f"12345,Bad,{start}\n")
     first = clinicbot("appointments", "import", "good.csv", cwd=tmp_path)
     assert first.returncode == 0, first.stderr
     assert first.stdout == "good.csv: 1 created, 0 updated, 0 unchanged, 0 cancelled, 0 skipped\n"
@@ -329,6 +333,14 @@ def test_cli_imports_reports_and_exits_by_outcome(tmp_path: Path) -> None:
         "line 3: bad phone number",
         "mixed.csv: 0 created, 0 updated, 1 unchanged, 0 cancelled, 1 skipped",
     ]
+    far = "(503) 555-0102,Far,9999-12-31T23:00:00-14:00\n(503) 555-0103,Cy Near,"
+    (tmp_path / "far.csv").write_text(f"phone,name,start\n{far}{start}\n")
+    ranged = clinicbot("appointments", "import", "far.csv", cwd=tmp_path)
+    assert ranged.returncode == 1 and "Traceback" not in ranged.stderr
+    assert ranged.stdout.splitlines()[0].startswith(
+        "line 2: start '9999-12-31T23:00:00-14:00' is out of range (2000-01-01 to "
+    )
+    assert ranged.stdout.splitlines()[1].startswith("far.csv: 1 created,")
     for args in (["nowhere.csv"], ["good.csv", "--format", "xml"]):
         failed = clinicbot("appointments", "import", *args, cwd=tmp_path)
         assert failed.returncode == 2
@@ -346,9 +358,55 @@ def test_a_group_chat_is_not_a_patient() -> None:
         "-100123,2026-03-10T10:00:00-07:00\n"
         "7001234,2026-03-10T10:00:00-07:00\n"
     )
-    rows, errors = parse_csv(text, clinic_zone=LA, region="US")
+    rows, errors = parse_csv(text, clinic_zone=LA, region="US", now=NOW)
     assert [row.urn for row in rows] == ["telegram:7001234"]
     assert errors == [
         "line 2: telegram_id must be a positive user id",
         "line 3: telegram_id must be a positive user id",
+    ]
+
+
+def test_a_start_out_of_range_is_one_bad_row() -> None:
+    text = (
+        "phone,start\n"
+        "(503) 555-0101,9999-12-31T23:00:00-14:00\n"
+        "(503) 555-0102,0001-01-01T00:00\n"
+        "(503) 555-0103,1999-12-31T15:00:00-08:00\n"
+        "(503) 555-0104,2031-03-10T10:00:00-07:00\n"
+        "(503) 555-0105,2026-03-10T10:00:00-07:00\n"
+    )
+    rows, errors = parse_csv(text, clinic_zone=LA, region="US", now=NOW)
+    assert [row.line for row in rows] == [6]
+    window = "(2000-01-01 to 2031-03-02)"
+    assert errors == [
+        f"line 2: start '9999-12-31T23:00:00-14:00' is out of range {window}",
+        f"line 3: start '0001-01-01T00:00' is out of range {window}",
+        f"line 4: start '1999-12-31T15:00:00-08:00' is out of range {window}",
+        f"line 5: start '2031-03-10T10:00:00-07:00' is out of range {window}",
+    ]
+
+
+def test_an_event_out_of_range_is_one_bad_event(tmp_path: Path) -> None:
+    events = [
+        ("far", "DTSTART:99991231T235959Z"),
+        ("first", "DTSTART;TZID=Asia/Tokyo:00010101T000000"),
+        ("end", "DTSTART:20260310T170000Z\nDTEND;TZID=Asia/Tokyo:00010101T000000"),
+        ("late", "DTSTART:20260310T170000Z\nDTEND:99991231T235959Z"),
+        ("long", "DTSTART:20260310T170000Z\nDURATION:P9999999W"),
+        ("good", "DTSTART:20260310T170000Z"),
+    ]
+    body = "".join(
+        f"BEGIN:VEVENT\nUID:{uid}\n{start}\nATTENDEE:tel:+15035550101\nEND:VEVENT\n"
+        for uid, start in events
+    )
+    path = tmp_path / "range.ics"
+    path.write_text(f"BEGIN:VCALENDAR\nVERSION:2.0\n{body}END:VCALENDAR\n")
+    rows, errors = read_appointment_file(path, None, clinic_zone=LA, region="US", now=NOW)
+    assert [row.uid for row in rows] == ["good"]
+    assert errors == [
+        "line 3 (UID 'far'): start 99991231T235959Z is out of range (2000-01-01 to 2031-03-02)",
+        "line 8 (UID 'first'): start 00010101T000000 is out of range (2000-01-01 to 2031-03-02)",
+        "line 13 (UID 'end'): the end is out of range",
+        "line 19 (UID 'late'): the event is longer than 1440 minutes",
+        "line 25 (UID 'long'): the event is longer than 1440 minutes",
     ]
