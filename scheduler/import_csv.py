@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 from scheduler.import_rows import (
     MAX_DURATION,
+    MAX_ROWS,
     MAX_UID,
     AppointmentRow,
     ImportFileError,
@@ -131,25 +132,30 @@ def parse_csv(
     if "start" not in names or not {"phone", "telegram_id"} & set(names):
         raise ImportFileError("the CSV header needs a `start` column and `phone` or `telegram_id`")
     window = StartWindow.around(now)
-    rows: list[AppointmentRow] = []
-    errors: list[str] = []
+    records: list[tuple[int, list[str]]] = []
+    broken: list[str] = []  # a broken quote ends the file: after every row's error
     previous = reader.line_num
     while True:
         line = previous + 1  # where the row starts: a quoted cell may span several lines
         try:
             cells = next(reader, None)
         except csv.Error as exc:
-            errors.append(f"line {line}: not valid CSV ({exc})")
+            broken.append(f"line {line}: not valid CSV ({exc})")
             break  # the reader cannot resynchronise after a broken quote
         if cells is None:
             break
         previous = reader.line_num
-        if not any(cell.strip() for cell in cells):
-            continue
+        if any(cell.strip() for cell in cells):
+            records.append((line, cells))
+            if len(records) > MAX_ROWS:
+                raise ImportFileError.too_many()  # before the costly checks of each row
+    rows: list[AppointmentRow] = []
+    errors: list[str] = []
+    for line, cells in records:
         try:
             rows.append(
                 _row(line, dict(zip(names, cells, strict=False)), clinic_zone, region, window)
             )
         except ValueError as exc:
             errors.append(f"line {line}: {exc}")
-    return rows, errors
+    return rows, errors + broken

@@ -30,6 +30,7 @@ from icalendar import Calendar, Component
 from bot.db.models import AppointmentStatus
 from scheduler.import_rows import (
     MAX_DURATION,
+    MAX_ROWS,
     MAX_UID,
     AppointmentRow,
     ImportFileError,
@@ -199,28 +200,30 @@ def _version(event: Component, order: int) -> Version:
     return sequence, modified, order
 
 
-def _event_lines(data: bytes) -> Iterator[int]:
+def _event_lines(text: str) -> Iterator[int]:
     # icalendar keeps no line numbers: find each VEVENT's BEGIN line in the raw text, in the
     # same document order as Calendar.walk.
-    for number, line in enumerate(data.decode("utf-8", "replace").splitlines(), start=1):
+    for number, line in enumerate(text.splitlines(), start=1):
         if line.strip().upper() == "BEGIN:VEVENT":
             yield number
 
 
 def parse_ics(
-    data: bytes, *, clinic_zone: ZoneInfo, region: str, now: datetime
+    text: str, *, clinic_zone: ZoneInfo, region: str, now: datetime
 ) -> tuple[list[AppointmentRow], list[str]]:
-    """Parse an iCalendar file into rows and "line N (UID u): reason" errors.
+    """Parse iCalendar text into rows and "line N (UID u): reason" errors.
 
     Starts must fall in `StartWindow.around(now)`.
     """
     window = StartWindow.around(now)
+    lines = list(_event_lines(text))
+    if len(lines) > MAX_ROWS:
+        raise ImportFileError.too_many()  # before icalendar parses it all
     try:
-        calendar = Calendar.from_ical(data)
+        calendar = Calendar.from_ical(text)
     except ValueError as exc:
         raise ImportFileError(f"not an iCalendar file: {str(exc).splitlines()[0][:120]}") from None
     cancelled = str(_prop(calendar, "METHOD") or "").strip().upper() == "CANCEL"
-    lines = list(_event_lines(data))
     newest: dict[str, tuple[Version, AppointmentRow]] = {}
     errors: list[str] = []
     for order, event in enumerate(calendar.walk("VEVENT")):

@@ -15,6 +15,7 @@ from bot.errors import ClinicbotError
 
 __all__ = [
     "MAX_DURATION",
+    "MAX_ROWS",
     "MAX_UID",
     "AppointmentRow",
     "ImportFileError",
@@ -29,6 +30,7 @@ __all__ = [
 
 MAX_UID = 255  # appointments.external_uid is String(255)
 MAX_DURATION = 24 * 60  # minutes
+MAX_ROWS = 100_000  # appointments (CSV rows or VEVENTs) in one file
 EARLIEST_START = datetime(2000, 1, 1, tzinfo=UTC)
 YEARS_AHEAD = 5
 _TELEGRAM_ID = re.compile(r"-?\d{1,19}")
@@ -39,6 +41,11 @@ class ImportFileError(ClinicbotError):
     """The file as a whole cannot be imported: unreadable, or of an unknown format."""
 
     exit_code = 2
+
+    @classmethod
+    def too_many(cls) -> ImportFileError:
+        """The error for a file with more than MAX_ROWS appointments."""
+        return cls(f"more than {MAX_ROWS:,} appointments: split the file")
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from bot.settings import Settings
 from scheduler.import_csv import parse_csv
 from scheduler.import_ics import parse_ics
 from scheduler.import_rows import AppointmentRow, ImportFileError, zone_named
+from scheduler.import_source import read_text
 from scheduler.planner import patient_zone, replan_appointment
 from scheduler.rules import NudgeRule, load_nudge_rules
 from scheduler.timing import QuietHours
@@ -151,23 +152,18 @@ def read_appointment_file(
 ) -> tuple[list[AppointmentRow], list[str]]:
     """Read and parse a CSV or .ics file (format from the extension unless given).
 
+    The file must be a regular UTF-8 file within the limits of `scheduler.import_source`.
+
     Starts outside `StartWindow.around(now)` are bad rows.
     """
     kind = (fmt or FORMATS.get(path.suffix.lower(), "")).lower()
     if kind not in {"csv", "ics"}:
         shown = fmt or path.suffix or path.name
         raise ImportFileError(f"unknown format {shown!r} for {path}: use --format csv or ics")
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ImportFileError(f"cannot read {path}: {exc.strerror or exc}") from None
+    text = read_text(path)
     try:
         if kind == "ics":
-            return parse_ics(data, clinic_zone=clinic_zone, region=region, now=now)
-        try:
-            text = data.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            raise ImportFileError("not UTF-8 text") from None
+            return parse_ics(text, clinic_zone=clinic_zone, region=region, now=now)
         return parse_csv(text, clinic_zone=clinic_zone, region=region, now=now)
     except ImportFileError as exc:
         raise ImportFileError(f"cannot import {path}: {exc}") from None

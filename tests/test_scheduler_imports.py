@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import re
 import subprocess
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -15,7 +18,8 @@ from bot.db.models import Address, Appointment, AppointmentStatus, Delivery, Pat
 from bot.db.session import Database
 from bot.settings import DEFAULT_CONTENT_DIR
 from scheduler.import_csv import parse_csv, parse_start
-from scheduler.import_rows import ImportFileError, derived_uid
+from scheduler.import_rows import MAX_ROWS, ImportFileError, derived_uid
+from scheduler.import_source import MAX_FILE_BYTES, MAX_LINE_CHARS
 from scheduler.imports import ImportReport, import_rows, read_appointment_file
 from scheduler.rules import load_nudge_rules
 from scheduler.timing import QuietHours
@@ -410,3 +414,59 @@ def test_an_event_out_of_range_is_one_bad_event(tmp_path: Path) -> None:
         "line 19 (UID 'late'): the event is longer than 1440 minutes",
         "line 25 (UID 'long'): the event is longer than 1440 minutes",
     ]
+
+
+def write_oversized(path: Path) -> None:
+    with path.open("wb") as file:
+        file.truncate(MAX_FILE_BYTES + 1)  # sparse: no disk, no time
+
+
+def write_long_line(path: Path) -> None:
+    path.write_text("phone,start,notes\n" + "1," * (MAX_LINE_CHARS // 2 + 1) + "\n")
+
+
+def write_many_rows(path: Path) -> None:
+    path.write_text("phone,start\n" + "1,2\n" * (MAX_ROWS + 1))
+
+
+def write_many_events(path: Path) -> None:
+    path.write_text("BEGIN:VCALENDAR\n" + "BEGIN:VEVENT\nEND:VEVENT\n" * (MAX_ROWS + 1))
+
+
+@pytest.mark.parametrize(
+    ("name", "make", "message"),
+    [
+        ("zero.csv", lambda p: p.symlink_to("/dev/zero"), "not a regular file"),
+        ("fifo.csv", lambda p: os.mkfifo(p), "not a regular file"),
+        ("folder.ics", lambda p: p.mkdir(), "not a regular file"),
+        ("huge.csv", write_oversized, "larger than the 32 MiB limit"),
+        ("long.csv", write_long_line, "line 2 is longer than 65,536 characters"),
+        ("rows.csv", write_many_rows, "more than 100,000 appointments: split the file"),
+        ("rows.ics", write_many_events, "more than 100,000 appointments: split the file"),
+        (
+            "latin.csv",
+            lambda p: p.write_bytes(b"phone,start\nJos\xe9,x\n"),
+            r"not UTF-8 text \(line 2\)",
+        ),
+        (
+            "latin.ics",
+            lambda p: p.write_bytes(b"BEGIN:VCALENDAR\n\xff\n"),
+            r"not UTF-8 text \(line 2\)",
+        ),
+        ("nul.csv", lambda p: p.write_bytes(b"phone,start\n\x00\n"), "a NUL character on line 2"),
+    ],
+)
+def test_files_that_are_not_exports_are_refused_whole(
+    tmp_path: Path, name: str, make: Callable[[Path], object], message: str
+) -> None:
+    path = tmp_path / name
+    make(path)
+    with pytest.raises(ImportFileError, match=f"^cannot import {re.escape(str(path))}: {message}"):
+        read_appointment_file(path, None, clinic_zone=LA, region="US", now=NOW)
+
+
+def test_cli_refuses_dev_zero_in_one_line(tmp_path: Path) -> None:
+    failed = clinicbot("appointments", "import", "/dev/zero", "--format", "csv", cwd=tmp_path)
+    assert failed.returncode == 2
+    assert failed.stderr == "clinicbot: cannot import /dev/zero: not a regular file\n"
+    assert not (tmp_path / "data").exists()
