@@ -9,6 +9,7 @@ import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -17,10 +18,11 @@ from sqlalchemy import select, update
 from bot.db.models import Address, Appointment, AppointmentStatus, Delivery, Patient
 from bot.db.session import Database
 from bot.settings import DEFAULT_CONTENT_DIR
+from scheduler import imports
 from scheduler.import_csv import parse_csv, parse_start
 from scheduler.import_rows import MAX_ROWS, ImportFileError, derived_uid
 from scheduler.import_source import MAX_FILE_BYTES, MAX_LINE_CHARS
-from scheduler.imports import ImportReport, import_rows, read_appointment_file
+from scheduler.imports import ImportReport, Pace, import_in_batches, read_appointment_file
 from scheduler.rules import load_nudge_rules
 from scheduler.timing import QuietHours
 from tests.conftest import FakeClock
@@ -30,6 +32,7 @@ LA = ZoneInfo("America/Los_Angeles")
 RULES = load_nudge_rules(DEFAULT_CONTENT_DIR / "nudges.yaml")
 RULE_IDS = {"before_48h", "before_2h", "day_after", "rebook"}
 NOW = datetime(2026, 3, 2, 15, tzinfo=UTC)  # the clock fixture's start
+SMALL = Pace(first=2, most=2, pause=0)
 
 CSV_ERRORS = [
     "line 5: bad phone number",
@@ -54,10 +57,10 @@ async def run_import(db: Database, name: str, clock: FakeClock) -> ImportReport:
     rows, errors = read_appointment_file(
         PAYLOADS / name, None, clinic_zone=LA, region="US", now=clock()
     )
-    async with db.session() as session, session.begin():
-        report = await import_rows(
-            session, rows, rules=RULES, clinic_zone=LA, quiet=QuietHours(), now=clock()
-        )
+    # Batches of two: every behaviour below also holds across batch boundaries.
+    report = await import_in_batches(
+        db, rows, rules=RULES, clinic_zone=LA, quiet=QuietHours(), now=clock(), pace=SMALL
+    )
     report.errors = errors
     return report
 
@@ -470,3 +473,33 @@ def test_cli_refuses_dev_zero_in_one_line(tmp_path: Path) -> None:
     assert failed.returncode == 2
     assert failed.stderr == "clinicbot: cannot import /dev/zero: not a regular file\n"
     assert not (tmp_path / "data").exists()
+
+
+async def test_an_import_interrupted_between_batches_converges_when_run_again(
+    db: Database, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = imports.import_rows
+    calls = 0
+
+    async def crash_in_second_batch(*args: Any, **kwargs: Any) -> ImportReport:
+        nonlocal calls
+        calls += 1
+        report = await real(*args, **kwargs)
+        if calls == 2:
+            raise RuntimeError("killed mid-import")  # after the batch's writes, before commit
+        return report
+
+    monkeypatch.setattr(imports, "import_rows", crash_in_second_batch)
+    with pytest.raises(RuntimeError, match="killed"):
+        await run_import(db, "schedule.csv", clock)
+    assert set(await appointments(db)) == {"A-100", "A-101"}  # the first batch, whole
+    monkeypatch.setattr(imports, "import_rows", real)
+    again = await run_import(db, "schedule.csv", clock)
+    assert (again.created, again.updated, again.unchanged) == (3, 0, 2)
+    found = await appointments(db)
+    assert len(found) == 5
+    planned = await nudges(db)
+    assert set(planned) == {(uid, rule) for uid in found for rule in RULE_IDS}
+    assert all(rows == [("pending", rows[0][1])] for rows in planned.values())
+    last = await run_import(db, "schedule.csv", clock)
+    assert (last.created, last.updated, last.unchanged) == (0, 0, 5)
