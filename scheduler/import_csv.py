@@ -14,6 +14,7 @@ from scheduler.import_rows import (
     AppointmentRow,
     ImportFileError,
     StartWindow,
+    bounded,
     derived_uid,
     parse_status,
     phone_urn,
@@ -106,10 +107,10 @@ def _row(
         line=line,
         uid=uid,
         urn=urn,
-        name=cells.get("name", "").strip() or None,
+        name=bounded(cells.get("name"), "name"),
         starts_at=starts_at,
         duration_minutes=duration,
-        practitioner=cells.get("practitioner", "").strip() or None,
+        practitioner=bounded(cells.get("practitioner"), "practitioner"),
         status=status,
     )
 

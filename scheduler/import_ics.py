@@ -35,6 +35,7 @@ from scheduler.import_rows import (
     AppointmentRow,
     ImportFileError,
     StartWindow,
+    bounded,
     derived_uid,
     phone_urn,
     shown,
@@ -52,13 +53,22 @@ _STATUS = {
 }
 _TELEGRAM = re.compile(r"\btelegram(?:[ _]?id)?\s*[:#=]?\s*(-?\d{3,19})\b", re.IGNORECASE)
 _OLDEST = datetime.min.replace(tzinfo=UTC)
+_REPEATABLE = {"ATTENDEE", "CONTACT", "RRULE"}
+# What icalendar raises from a malformed value it parses lazily (on `.dt`, say), besides
+# ValueError: each is one bad event, not a traceback.
+_MALFORMED = (ValueError, TypeError, AttributeError, KeyError, IndexError, OverflowError)
 
 Version = tuple[int, datetime, int]
 
 
 def _prop(component: Component, name: str) -> Any:
     # icalendar types a property as a union of every value class; each caller knows which.
-    return component.get(name)
+    # It gives a list when the property is repeated: fine for ATTENDEE or CONTACT, an error
+    # for the ones an event has once (two DTSTARTs say nothing we can trust).
+    value = component.get(name)
+    if isinstance(value, list) and name not in _REPEATABLE:
+        raise ValueError(f"{name} appears more than once")
+    return value
 
 
 def _listed(value: Any) -> list[Any]:
@@ -177,10 +187,10 @@ def _event(
         line=line,
         uid=uid,
         urn=urn,
-        name=name,
+        name=bounded(name, "name"),
         starts_at=starts_at,
         duration_minutes=_minutes(event, starts_at, clinic_zone),
-        practitioner=_param(_prop(event, "ORGANIZER"), "CN"),
+        practitioner=bounded(_param(_prop(event, "ORGANIZER"), "CN"), "practitioner"),
         status=status,
     )
 
@@ -221,19 +231,24 @@ def parse_ics(
         raise ImportFileError.too_many()  # before icalendar parses it all
     try:
         calendar = Calendar.from_ical(text)
-    except ValueError as exc:
-        raise ImportFileError(f"not an iCalendar file: {str(exc).splitlines()[0][:120]}") from None
-    cancelled = str(_prop(calendar, "METHOD") or "").strip().upper() == "CANCEL"
+        cancelled = str(_prop(calendar, "METHOD") or "").strip().upper() == "CANCEL"
+    except _MALFORMED as exc:
+        reason = (str(exc).splitlines() or [type(exc).__name__])[0][:120]
+        raise ImportFileError(f"not an iCalendar file: {reason}") from None
     newest: dict[str, tuple[Version, AppointmentRow]] = {}
     errors: list[str] = []
     for order, event in enumerate(calendar.walk("VEVENT")):
         line = lines[order] if order < len(lines) else 0
-        uid = str(_prop(event, "UID") or "").strip()
+        uid = event.get("UID")
+        uid = str(uid).strip() if isinstance(uid, str) else ""
         where = f"line {line}" + (f" (UID {shown(uid)})" if uid else "")
         try:
             row = _event(event, line, cancelled, clinic_zone, region, window)
         except ValueError as exc:
             errors.append(f"{where}: {exc}")
+            continue
+        except _MALFORMED as exc:
+            errors.append(f"{where}: malformed event ({type(exc).__name__})")
             continue
         version = _version(event, order)
         if row.uid not in newest or newest[row.uid][0] < version:

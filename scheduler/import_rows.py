@@ -20,6 +20,7 @@ __all__ = [
     "AppointmentRow",
     "ImportFileError",
     "StartWindow",
+    "bounded",
     "derived_uid",
     "parse_status",
     "phone_urn",
@@ -30,6 +31,7 @@ __all__ = [
 
 MAX_UID = 255  # appointments.external_uid is String(255)
 MAX_DURATION = 24 * 60  # minutes
+MAX_TEXT = 200  # patients.name and appointments.practitioner are String(200)
 MAX_ROWS = 100_000  # appointments (CSV rows or VEVENTs) in one file
 EARLIEST_START = datetime(2000, 1, 1, tzinfo=UTC)
 YEARS_AHEAD = 5
@@ -98,6 +100,14 @@ class StartWindow:
 def shown(text: str) -> str:
     """Quote a user's value for a one-line error, cut short."""
     return repr(text if len(text) <= 40 else text[:37] + "...")
+
+
+def bounded(value: str | None, what: str) -> str | None:
+    """Return a name-like cell, None when blank; ValueError if it does not fit its column."""
+    text = (value or "").strip()
+    if len(text) > MAX_TEXT:
+        raise ValueError(f"{what} longer than {MAX_TEXT} characters")
+    return text or None
 
 
 def phone_urn(raw: str, region: str) -> str:

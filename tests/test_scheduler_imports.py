@@ -503,3 +503,29 @@ async def test_an_import_interrupted_between_batches_converges_when_run_again(
     assert all(rows == [("pending", rows[0][1])] for rows in planned.values())
     last = await run_import(db, "schedule.csv", clock)
     assert (last.created, last.updated, last.unchanged) == (0, 0, 5)
+
+
+def test_what_does_not_fit_a_column_or_repeats_is_one_bad_row(tmp_path: Path) -> None:
+    # Found by tests/test_fuzz_imports.py: PostgreSQL refused a 201-character name (the whole
+    # batch failed), and a repeated DURATION was a list icalendar could not read.
+    long = "N" * 201
+    rows, errors = parse_csv(
+        f"phone,name,practitioner,start\n"
+        f"(503) 555-0101,{long},,2026-03-10T10:00:00-07:00\n"
+        f"(503) 555-0102,Ana,{long},2026-03-10T10:00:00-07:00\n",
+        clinic_zone=LA,
+        region="US",
+        now=NOW,
+    )
+    assert rows == []
+    assert errors == [
+        "line 2: name longer than 200 characters",
+        "line 3: practitioner longer than 200 characters",
+    ]
+    path = tmp_path / "twice.ics"
+    path.write_text(
+        "BEGIN:VCALENDAR\nBEGIN:VEVENT\nUID:t\nDTSTART:20260310T170000Z\nDURATION:PT5M\n"
+        "DURATION:PT9M\nATTENDEE:tel:+15035550101\nEND:VEVENT\nEND:VCALENDAR\n"
+    )
+    rows, errors = read_appointment_file(path, None, clinic_zone=LA, region="US", now=NOW)
+    assert rows == [] and errors == ["line 2 (UID 't'): DURATION appears more than once"]
