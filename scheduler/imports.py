@@ -17,21 +17,18 @@ import asyncio
 import logging
 import statistics
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import yaml
-from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.migrate import upgrade
-from bot.db.models import Address, Appointment, AppointmentStatus, Base, Patient
-from bot.db.patients import urn_scheme
+from bot.db.models import Appointment, AppointmentStatus
 from bot.db.session import Database, connection_errors
 from bot.errors import ContentError
 from bot.settings import Settings
@@ -39,6 +36,7 @@ from scheduler.import_csv import parse_csv
 from scheduler.import_ics import parse_ics
 from scheduler.import_rows import AppointmentRow, ImportFileError, zone_named
 from scheduler.import_source import read_text
+from scheduler.import_store import Person, existing_appointments, new_ids, people_of
 from scheduler.planner import patient_zone, replan_visits
 from scheduler.rules import NudgeRule, load_nudge_rules
 from scheduler.timing import QuietHours
@@ -58,7 +56,6 @@ __all__ = [
 FORMATS = {".csv": "csv", ".ics": "ics", ".ical": "ics", ".ifb": "ics"}
 log = logging.getLogger(__name__)
 
-_LOOKUP_CHUNK = 500
 _ATTEMPTS = 3
 _KEEP = {AppointmentStatus.CONFIRMED, AppointmentStatus.COMPLETED, AppointmentStatus.NO_SHOW}
 
@@ -100,95 +97,6 @@ def _status(stored: str | None, incoming: AppointmentStatus | None, moved: bool)
     return incoming
 
 
-def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
-    for start in range(0, len(items), _LOOKUP_CHUNK):
-        yield items[start : start + _LOOKUP_CHUNK]
-
-
-async def _existing(session: AsyncSession, uids: Sequence[str]) -> dict[str, Appointment]:
-    found: dict[str, Appointment] = {}
-    for chunk in _chunks(uids):
-        query = select(Appointment).where(Appointment.external_uid.in_(chunk))
-        for appointment in (await session.execute(query)).scalars():
-            found[appointment.external_uid or ""] = appointment
-    return found
-
-
-async def _number(session: AsyncSession, table: type[Base], count: int) -> list[int] | None:
-    """On SQLite, return ids for `count` new rows of `table`, so that inserting them is one
-    executemany instead of one INSERT ... RETURNING each (SQLite does not promise the order of
-    a multi-row RETURNING, so SQLAlchemy falls back to a statement per row). None elsewhere.
-
-    Safe because every SQLite transaction here begins IMMEDIATE: no other writer can take
-    the ids after max(id) before this transaction commits.
-    """
-    if session.get_bind().dialect.name != "sqlite":
-        return None
-    if not count:
-        return []
-    top = (await session.execute(select(func.max(table.__table__.c.id)))).scalar() or 0
-    return list(range(top + 1, top + 1 + count))
-
-
-async def _insert(
-    session: AsyncSession, table: type[Base], values: list[dict[str, Any]]
-) -> list[int]:
-    """Insert rows in a few statements and return their ids, in order."""
-    if not values:
-        return []
-    ids = await _number(session, table, len(values))
-    if ids is None:  # PostgreSQL: one batched INSERT ... RETURNING, in parameter order
-        statement = insert(table).returning(table.__table__.c.id, sort_by_parameter_order=True)
-        return list(await session.scalars(statement, values))
-    await session.execute(
-        insert(table), [{**v, "id": i} for v, i in zip(values, ids, strict=True)]
-    )
-    return ids
-
-
-@dataclass(frozen=True)
-class _Person:
-    id: int
-    timezone: str | None
-
-
-async def _people(
-    session: AsyncSession, rows: Sequence[AppointmentRow], now: datetime
-) -> dict[str, _Person]:
-    """Return the patient of every row's address, creating the new ones, in a few statements.
-
-    A patient's name is the first name the rows give, stored when they have none yet.
-    """
-    names: dict[str, str] = {}
-    for row in rows:
-        if row.name:
-            names.setdefault(row.urn, row.name)
-    urns = list(dict.fromkeys(row.urn for row in rows))
-    found: dict[str, _Person] = {}
-    for chunk in _chunks(urns):
-        query = select(Address.urn, Patient).join(Patient).where(Address.urn.in_(chunk))
-        for urn, patient in await session.execute(query):
-            found[urn] = _Person(patient.id, patient.timezone)
-            if patient.name is None and urn in names:
-                patient.name, patient.updated_at = names[urn], now
-    new = [urn for urn in urns if urn not in found]
-    values = [{"name": names.get(urn), "created_at": now, "updated_at": now} for urn in new]
-    patient_ids = await _insert(session, Patient, values)
-    addresses = [
-        {
-            "patient_id": ident,
-            "urn": urn,
-            "scheme": urn_scheme(urn),
-            "reachable": True,
-            "created_at": now,
-        }
-        for urn, ident in zip(new, patient_ids, strict=True)
-    ]
-    await _insert(session, Address, addresses)
-    found.update((urn, _Person(ident, None)) for urn, ident in zip(new, patient_ids, strict=True))
-    return found
-
-
 async def import_rows(
     session: AsyncSession,
     rows: Sequence[AppointmentRow],
@@ -204,9 +112,9 @@ async def import_rows(
     appointments. Rows are applied in order, so a UID given twice ends as its last row says.
     """
     report = ImportReport()
-    people = await _people(session, rows, now)
-    by_uid = await _existing(session, list(dict.fromkeys(row.uid for row in rows)))
-    touched: dict[str, tuple[Appointment, _Person]] = {}
+    people = await people_of(session, rows, now)
+    by_uid = await existing_appointments(session, list(dict.fromkeys(row.uid for row in rows)))
+    touched: dict[str, tuple[Appointment, Person]] = {}
     created: list[Appointment] = []
     for row in rows:
         patient = people[row.urn]
@@ -247,9 +155,9 @@ async def import_rows(
             else:
                 report.updated += 1
         touched[row.uid] = (appointment, patient)
-    ids = await _number(session, Appointment, len(created))
+    ids = await new_ids(session, Appointment, len(created))
     for appointment, ident in zip(created, ids or [], strict=False):
-        appointment.id = ident  # one executemany on SQLite, see _number
+        appointment.id = ident  # one executemany on SQLite, see new_ids
     session.add_all(created)
     await session.flush()  # the nudges' references need the new appointments' ids
     visits = [(a, patient_zone(p.timezone, clinic_zone)) for a, p in touched.values()]
