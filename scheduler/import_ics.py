@@ -29,9 +29,13 @@ from icalendar import Calendar, Component
 
 from bot.db.models import AppointmentStatus
 from scheduler.import_rows import (
+    MAX_DURATION,
+    MAX_ROWS,
     MAX_UID,
     AppointmentRow,
     ImportFileError,
+    StartWindow,
+    bounded,
     derived_uid,
     phone_urn,
     shown,
@@ -49,13 +53,22 @@ _STATUS = {
 }
 _TELEGRAM = re.compile(r"\btelegram(?:[ _]?id)?\s*[:#=]?\s*(-?\d{3,19})\b", re.IGNORECASE)
 _OLDEST = datetime.min.replace(tzinfo=UTC)
+_REPEATABLE = {"ATTENDEE", "CONTACT", "RRULE"}
+# What icalendar raises from a malformed value it parses lazily (on `.dt`, say), besides
+# ValueError: each is one bad event, not a traceback.
+_MALFORMED = (ValueError, TypeError, AttributeError, KeyError, IndexError, OverflowError)
 
 Version = tuple[int, datetime, int]
 
 
 def _prop(component: Component, name: str) -> Any:
     # icalendar types a property as a union of every value class; each caller knows which.
-    return component.get(name)
+    # It gives a list when the property is repeated: fine for ATTENDEE or CONTACT, an error
+    # for the ones an event has once (two DTSTARTs say nothing we can trust).
+    value = component.get(name)
+    if isinstance(value, list) and name not in _REPEATABLE:
+        raise ValueError(f"{name} appears more than once")
+    return value
 
 
 def _listed(value: Any) -> list[Any]:
@@ -103,7 +116,15 @@ def _patient(event: Component, region: str) -> tuple[str, str | None]:
     raise ValueError("no phone or telegram id (ATTENDEE tel:, CONTACT or DESCRIPTION)")
 
 
-def _instant(prop: Any, clinic_zone: ZoneInfo) -> datetime:
+def _raw(prop: Any) -> str:
+    try:
+        return str(prop.to_ical().decode("utf-8", "replace"))[:40]
+    except (AttributeError, ValueError, TypeError):
+        return "?"
+
+
+def _instant(prop: Any, clinic_zone: ZoneInfo) -> datetime | None:
+    """Return the UTC instant of a date-time property, None when no datetime holds it."""
     try:
         value = prop.dt
     except (ValueError, AttributeError):
@@ -114,30 +135,46 @@ def _instant(prop: Any, clinic_zone: ZoneInfo) -> datetime:
         # icalendar leaves a TZID it cannot resolve naive; no TZID at all means floating time.
         tzid = _param(prop, "TZID")
         value = value.replace(tzinfo=zone_named(tzid) if tzid else clinic_zone)
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # 00010101T000000 in Tokyo is in the year 0
+        return None
 
 
-def _minutes(event: Component, start: Any, clinic_zone: ZoneInfo) -> int | None:
+def _minutes(event: Component, starts_at: datetime, clinic_zone: ZoneInfo) -> int | None:
     if _prop(event, "DTEND") is not None:
-        length = _instant(_prop(event, "DTEND"), clinic_zone) - _instant(start, clinic_zone)
+        ends_at = _instant(_prop(event, "DTEND"), clinic_zone)
+        if ends_at is None:
+            raise ValueError("the end is out of range")
+        length = ends_at - starts_at
     elif _prop(event, "DURATION") is not None:
         length = _prop(event, "DURATION").dt
     else:
         return None
     if not isinstance(length, timedelta) or length <= timedelta(0):
         raise ValueError("the event ends before it starts")
+    if length > timedelta(minutes=MAX_DURATION):
+        raise ValueError(f"the event is longer than {MAX_DURATION} minutes")
     return int(length.total_seconds() // 60)
 
 
 def _event(
-    event: Component, line: int, cancelled: bool, clinic_zone: ZoneInfo, region: str
+    event: Component,
+    line: int,
+    cancelled: bool,
+    clinic_zone: ZoneInfo,
+    region: str,
+    window: StartWindow,
 ) -> AppointmentRow:
     if _prop(event, "RRULE") is not None or _prop(event, "RECURRENCE-ID") is not None:
         raise ValueError("recurring events are not supported")
     start = _prop(event, "DTSTART")
     if start is None:
         raise ValueError("missing start")
-    starts_at = _instant(start, clinic_zone)
+    instant = _instant(start, clinic_zone)
+    if instant is None:
+        raise window.outside(_raw(start))
+    starts_at = window.check(instant, _raw(start))
     raw_status = str(_prop(event, "STATUS") or "").strip().upper()
     if raw_status not in _STATUS:
         raise ValueError(f"unknown status {shown(raw_status)}")
@@ -150,10 +187,10 @@ def _event(
         line=line,
         uid=uid,
         urn=urn,
-        name=name,
+        name=bounded(name, "name"),
         starts_at=starts_at,
-        duration_minutes=_minutes(event, start, clinic_zone),
-        practitioner=_param(_prop(event, "ORGANIZER"), "CN"),
+        duration_minutes=_minutes(event, starts_at, clinic_zone),
+        practitioner=bounded(_param(_prop(event, "ORGANIZER"), "CN"), "practitioner"),
         status=status,
     )
 
@@ -173,34 +210,45 @@ def _version(event: Component, order: int) -> Version:
     return sequence, modified, order
 
 
-def _event_lines(data: bytes) -> Iterator[int]:
+def _event_lines(text: str) -> Iterator[int]:
     # icalendar keeps no line numbers: find each VEVENT's BEGIN line in the raw text, in the
     # same document order as Calendar.walk.
-    for number, line in enumerate(data.decode("utf-8", "replace").splitlines(), start=1):
+    for number, line in enumerate(text.splitlines(), start=1):
         if line.strip().upper() == "BEGIN:VEVENT":
             yield number
 
 
 def parse_ics(
-    data: bytes, *, clinic_zone: ZoneInfo, region: str
+    text: str, *, clinic_zone: ZoneInfo, region: str, now: datetime
 ) -> tuple[list[AppointmentRow], list[str]]:
-    """Parse an iCalendar file into rows and "line N (UID u): reason" errors."""
+    """Parse iCalendar text into rows and "line N (UID u): reason" errors.
+
+    Starts must fall in `StartWindow.around(now)`.
+    """
+    window = StartWindow.around(now)
+    lines = list(_event_lines(text))
+    if len(lines) > MAX_ROWS:
+        raise ImportFileError.too_many()  # before icalendar parses it all
     try:
-        calendar = Calendar.from_ical(data)
-    except ValueError as exc:
-        raise ImportFileError(f"not an iCalendar file: {str(exc).splitlines()[0][:120]}") from None
-    cancelled = str(_prop(calendar, "METHOD") or "").strip().upper() == "CANCEL"
-    lines = list(_event_lines(data))
+        calendar = Calendar.from_ical(text)
+        cancelled = str(_prop(calendar, "METHOD") or "").strip().upper() == "CANCEL"
+    except _MALFORMED as exc:
+        reason = (str(exc).splitlines() or [type(exc).__name__])[0][:120]
+        raise ImportFileError(f"not an iCalendar file: {reason}") from None
     newest: dict[str, tuple[Version, AppointmentRow]] = {}
     errors: list[str] = []
     for order, event in enumerate(calendar.walk("VEVENT")):
         line = lines[order] if order < len(lines) else 0
-        uid = str(_prop(event, "UID") or "").strip()
+        uid = event.get("UID")
+        uid = str(uid).strip() if isinstance(uid, str) else ""
         where = f"line {line}" + (f" (UID {shown(uid)})" if uid else "")
         try:
-            row = _event(event, line, cancelled, clinic_zone, region)
+            row = _event(event, line, cancelled, clinic_zone, region, window)
         except ValueError as exc:
             errors.append(f"{where}: {exc}")
+            continue
+        except _MALFORMED as exc:
+            errors.append(f"{where}: malformed event ({type(exc).__name__})")
             continue
         version = _version(event, order)
         if row.uid not in newest or newest[row.uid][0] < version:

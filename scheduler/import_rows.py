@@ -14,9 +14,13 @@ from bot.db.models import AppointmentStatus
 from bot.errors import ClinicbotError
 
 __all__ = [
+    "MAX_DURATION",
+    "MAX_ROWS",
     "MAX_UID",
     "AppointmentRow",
     "ImportFileError",
+    "StartWindow",
+    "bounded",
     "derived_uid",
     "parse_status",
     "phone_urn",
@@ -26,13 +30,24 @@ __all__ = [
 ]
 
 MAX_UID = 255  # appointments.external_uid is String(255)
+MAX_DURATION = 24 * 60  # minutes
+MAX_TEXT = 200  # patients.name and appointments.practitioner are String(200)
+MAX_ROWS = 100_000  # appointments (CSV rows or VEVENTs) in one file
+EARLIEST_START = datetime(2000, 1, 1, tzinfo=UTC)
+YEARS_AHEAD = 5
 _TELEGRAM_ID = re.compile(r"-?\d{1,19}")
+_MAX_TELEGRAM_USER = 2**53  # Telegram user ids have at most 52 significant bits
 
 
 class ImportFileError(ClinicbotError):
     """The file as a whole cannot be imported: unreadable, or of an unknown format."""
 
     exit_code = 2
+
+    @classmethod
+    def too_many(cls) -> ImportFileError:
+        """The error for a file with more than MAX_ROWS appointments."""
+        return cls(f"more than {MAX_ROWS:,} appointments: split the file")
 
 
 @dataclass(frozen=True)
@@ -49,9 +64,50 @@ class AppointmentRow:
     status: AppointmentStatus | None
 
 
+@dataclass(frozen=True)
+class StartWindow:
+    """The starts an import accepts: from 2000 to five years after `now`.
+
+    Anything outside is a typo or a placeholder (9999-12-31, 0001-01-01), and near the ends of
+    `datetime` the arithmetic of planning nudges overflows.
+    """
+
+    earliest: datetime
+    latest: datetime
+
+    @classmethod
+    def around(cls, now: datetime) -> StartWindow:
+        """Return the window for an import run at `now`."""
+        try:
+            latest = now.replace(year=now.year + YEARS_AHEAD)
+        except ValueError:  # 29 February, five years before a common year
+            latest = now.replace(year=now.year + YEARS_AHEAD, day=28)
+        return cls(EARLIEST_START, latest)
+
+    def check(self, starts_at: datetime, raw: str) -> datetime:
+        """Return `starts_at` if inside the window; ValueError naming the window otherwise."""
+        if not self.earliest <= starts_at <= self.latest:
+            raise self.outside(raw)
+        return starts_at
+
+    def outside(self, raw: str) -> ValueError:
+        """The error for a start `raw` outside the window (or beyond what a datetime holds)."""
+        return ValueError(
+            f"start {raw} is out of range ({self.earliest:%Y-%m-%d} to {self.latest:%Y-%m-%d})"
+        )
+
+
 def shown(text: str) -> str:
     """Quote a user's value for a one-line error, cut short."""
     return repr(text if len(text) <= 40 else text[:37] + "...")
+
+
+def bounded(value: str | None, what: str) -> str | None:
+    """Return a name-like cell, None when blank; ValueError if it does not fit its column."""
+    text = (value or "").strip()
+    if len(text) > MAX_TEXT:
+        raise ValueError(f"{what} longer than {MAX_TEXT} characters")
+    return text or None
 
 
 def phone_urn(raw: str, region: str) -> str:
@@ -66,10 +122,16 @@ def phone_urn(raw: str, region: str) -> str:
 
 
 def telegram_urn(raw: str) -> str:
-    """Return `telegram:<id>` for a Telegram chat id; ValueError if it is not a number."""
+    """Return `telegram:<id>` for a Telegram user id; ValueError if it is not one.
+
+    A patient is a user, whose id is positive: 0 is nobody and a negative id is a group or
+    channel, where a reminder would reach everyone in it.
+    """
     text = raw.strip()
-    if not _TELEGRAM_ID.fullmatch(text):
+    if not _TELEGRAM_ID.fullmatch(text) or int(text) >= _MAX_TELEGRAM_USER:
         raise ValueError(f"bad telegram_id {shown(text)}")
+    if int(text) <= 0:
+        raise ValueError("telegram_id must be a positive user id")
     return f"telegram:{int(text)}"
 
 

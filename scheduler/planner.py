@@ -24,6 +24,7 @@ __all__ = [
     "patient_zone",
     "replan_all",
     "replan_appointment",
+    "replan_visits",
 ]
 
 _NO_NUDGES = {AppointmentStatus.CANCELLED, AppointmentStatus.NO_SHOW}
@@ -139,6 +140,47 @@ async def _set_status(
         )
 
 
+async def _replan(
+    session: AsyncSession,
+    visits: Sequence[tuple[Visit, ZoneInfo]],
+    rules: Sequence[NudgeRule],
+    quiet: QuietHours,
+    now: datetime,
+    *,
+    scoped: bool,
+) -> int:
+    wanted = {p.key: p for v, zone in visits for p in nudge_plan(v, rules, zone, quiet, now)}
+    scope = list(dict.fromkeys(appointment_reference(v.id) for v, _ in visits))
+    replannable = or_(
+        Delivery.status == DeliveryStatus.PENDING,
+        (Delivery.status == DeliveryStatus.CANCELLED) & (Delivery.reason == "replanned"),
+    )
+    query = select(Delivery.id, Delivery.key, Delivery.reference, Delivery.status).where(
+        Delivery.kind == "nudge", replannable
+    )
+    if scoped:  # a few visits: their rows by the (kind, reference) index
+        chunks = [scope[start : start + _CHUNK] for start in range(0, len(scope), _CHUNK)]
+        queries = [query.where(Delivery.reference.in_(chunk)) for chunk in chunks]
+    else:  # every visit: one pass over the replannable rows
+        queries = [query]
+    in_scope = set(scope)
+    revive: list[int] = []
+    cancel: list[int] = []
+    known: set[str] = set()
+    for each in queries:
+        for ident, key, reference, status in await session.execute(each):
+            known.add(key)
+            if status == DeliveryStatus.CANCELLED and key in wanted:
+                revive.append(ident)
+            elif status == DeliveryStatus.PENDING and key not in wanted and reference in in_scope:
+                cancel.append(ident)
+    await _set_status(session, revive, DeliveryStatus.PENDING, None, now)
+    await _set_status(session, cancel, DeliveryStatus.CANCELLED, "replanned", now)
+    fresh = [p for key, p in wanted.items() if key not in known]
+    await insert_planned(session, fresh, now)  # keys sent before are skipped by the insert
+    return len(revive) + len(cancel) + len(fresh)
+
+
 async def replan_all(
     session: AsyncSession,
     visits: Sequence[tuple[Visit, ZoneInfo]],
@@ -149,29 +191,17 @@ async def replan_all(
     """Replan many appointments at once: plan in Python, then a few set-based statements.
 
     Same outcome as `replan_appointment` for each visit; returns how many rows changed.
+    Reads every replannable nudge: for replanning all appointments (the rules changed).
     """
-    wanted = {p.key: p for v, zone in visits for p in nudge_plan(v, rules, zone, quiet, now)}
-    scope = {appointment_reference(v.id) for v, _ in visits}
-    rows = await session.execute(
-        select(Delivery.id, Delivery.key, Delivery.reference, Delivery.status).where(
-            Delivery.kind == "nudge",
-            or_(
-                Delivery.status == DeliveryStatus.PENDING,
-                (Delivery.status == DeliveryStatus.CANCELLED) & (Delivery.reason == "replanned"),
-            ),
-        )
-    )
-    revive: list[int] = []
-    cancel: list[int] = []
-    known: set[str] = set()
-    for ident, key, reference, status in rows:
-        known.add(key)
-        if status == DeliveryStatus.CANCELLED and key in wanted:
-            revive.append(ident)
-        elif status == DeliveryStatus.PENDING and key not in wanted and reference in scope:
-            cancel.append(ident)
-    await _set_status(session, revive, DeliveryStatus.PENDING, None, now)
-    await _set_status(session, cancel, DeliveryStatus.CANCELLED, "replanned", now)
-    fresh = [p for key, p in wanted.items() if key not in known]
-    await insert_planned(session, fresh, now)  # keys sent before are skipped by the insert
-    return len(revive) + len(cancel) + len(fresh)
+    return await _replan(session, visits, rules, quiet, now, scoped=False)
+
+
+async def replan_visits(
+    session: AsyncSession,
+    visits: Sequence[tuple[Visit, ZoneInfo]],
+    rules: Sequence[NudgeRule],
+    quiet: QuietHours,
+    now: datetime,
+) -> int:
+    """Like `replan_all`, reading only these visits' nudges: for a batch of an import."""
+    return await _replan(session, visits, rules, quiet, now, scoped=True)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import re
 import subprocess
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -14,9 +18,11 @@ from sqlalchemy import select, update
 from bot.db.models import Address, Appointment, AppointmentStatus, Delivery, Patient
 from bot.db.session import Database
 from bot.settings import DEFAULT_CONTENT_DIR
+from scheduler import imports
 from scheduler.import_csv import parse_csv, parse_start
-from scheduler.import_rows import ImportFileError, derived_uid
-from scheduler.imports import ImportReport, import_rows, read_appointment_file
+from scheduler.import_rows import MAX_ROWS, ImportFileError, derived_uid
+from scheduler.import_source import MAX_FILE_BYTES, MAX_LINE_CHARS
+from scheduler.imports import ImportReport, Pace, import_in_batches, read_appointment_file
 from scheduler.rules import load_nudge_rules
 from scheduler.timing import QuietHours
 from tests.conftest import FakeClock
@@ -25,6 +31,8 @@ PAYLOADS = Path(__file__).parent / "payloads" / "appointments"
 LA = ZoneInfo("America/Los_Angeles")
 RULES = load_nudge_rules(DEFAULT_CONTENT_DIR / "nudges.yaml")
 RULE_IDS = {"before_48h", "before_2h", "day_after", "rebook"}
+NOW = datetime(2026, 3, 2, 15, tzinfo=UTC)  # the clock fixture's start
+SMALL = Pace(first=2, most=2, pause=0)
 
 CSV_ERRORS = [
     "line 5: bad phone number",
@@ -46,11 +54,13 @@ ICS_ERRORS = [
 
 
 async def run_import(db: Database, name: str, clock: FakeClock) -> ImportReport:
-    rows, errors = read_appointment_file(PAYLOADS / name, None, clinic_zone=LA, region="US")
-    async with db.session() as session, session.begin():
-        report = await import_rows(
-            session, rows, rules=RULES, clinic_zone=LA, quiet=QuietHours(), now=clock()
-        )
+    rows, errors = read_appointment_file(
+        PAYLOADS / name, None, clinic_zone=LA, region="US", now=clock()
+    )
+    # Batches of two: every behaviour below also holds across batch boundaries.
+    report = await import_in_batches(
+        db, rows, rules=RULES, clinic_zone=LA, quiet=QuietHours(), now=clock(), pace=SMALL
+    )
     report.errors = errors
     return report
 
@@ -266,7 +276,7 @@ def test_csv_line_numbers_count_blank_lines_and_quoted_newlines() -> None:
         '(503) 555-0101,"Ana\nRuiz",2026-03-10T10:00:00-07:00\n'
         "555,Bad,2026-03-10T10:00:00-07:00\n"
     )
-    rows, errors = parse_csv(text, clinic_zone=LA, region="US")
+    rows, errors = parse_csv(text, clinic_zone=LA, region="US", now=NOW)
     assert [(r.line, r.name) for r in rows] == [(3, "Ana\nRuiz")]
     assert errors == ["line 5: bad phone number"]
 
@@ -299,7 +309,7 @@ def test_unreadable_files_are_one_error(
     if name != "missing.csv":
         path.write_bytes(source.read_bytes())
     with pytest.raises(ImportFileError, match=message):
-        read_appointment_file(path, fmt, clinic_zone=LA, region="US")
+        read_appointment_file(path, fmt, clinic_zone=LA, region="US", now=NOW)
 
 
 def clinicbot(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -315,10 +325,11 @@ def clinicbot(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 
 def test_cli_imports_reports_and_exits_by_outcome(tmp_path: Path) -> None:
-    # Far in the future, because the command uses the real clock.
-    good = "phone,name,start\n(503) 555-0101,Ana Ruiz,2035-03-10T10:00:00-07:00\n"
+    # A year ahead, because the command uses the real clock.
+    start = f"{datetime.now(UTC).year + 1}-03-10T10:00:00-07:00"
+    good = f"phone,name,start\n(503) 555-0101,Ana Ruiz,{start}\n"
     (tmp_path / "good.csv").write_text(good)
-    (tmp_path / "mixed.csv").write_text(good + "12345,Bad,2035-03-10T10:00:00-07:00\n")
+    (tmp_path / "mixed.csv").write_text(good + f"12345,Bad,{start}\n")
     first = clinicbot("appointments", "import", "good.csv", cwd=tmp_path)
     assert first.returncode == 0, first.stderr
     assert first.stdout == "good.csv: 1 created, 0 updated, 0 unchanged, 0 cancelled, 0 skipped\n"
@@ -329,6 +340,14 @@ def test_cli_imports_reports_and_exits_by_outcome(tmp_path: Path) -> None:
         "line 3: bad phone number",
         "mixed.csv: 0 created, 0 updated, 1 unchanged, 0 cancelled, 1 skipped",
     ]
+    far = "(503) 555-0102,Far,9999-12-31T23:00:00-14:00\n(503) 555-0103,Cy Near,"
+    (tmp_path / "far.csv").write_text(f"phone,name,start\n{far}{start}\n")
+    ranged = clinicbot("appointments", "import", "far.csv", cwd=tmp_path)
+    assert ranged.returncode == 1 and "Traceback" not in ranged.stderr
+    assert ranged.stdout.splitlines()[0].startswith(
+        "line 2: start '9999-12-31T23:00:00-14:00' is out of range (2000-01-01 to "
+    )
+    assert ranged.stdout.splitlines()[1].startswith("far.csv: 1 created,")
     for args in (["nowhere.csv"], ["good.csv", "--format", "xml"]):
         failed = clinicbot("appointments", "import", *args, cwd=tmp_path)
         assert failed.returncode == 2
@@ -336,3 +355,177 @@ def test_cli_imports_reports_and_exits_by_outcome(tmp_path: Path) -> None:
     ics = clinicbot("appointments", "import", str(PAYLOADS / "schedule.ics"), cwd=tmp_path)
     assert ics.returncode == 1 and len(ics.stdout.splitlines()) == len(ICS_ERRORS) + 1
     assert clinicbot("appointments", "import", "--help", cwd=tmp_path).returncode == 0
+
+
+def test_a_group_chat_is_not_a_patient() -> None:
+    # A negative Telegram id is a group or channel, 0 is nobody: neither is a patient.
+    text = (
+        "telegram_id,start\n"
+        "0,2026-03-10T10:00:00-07:00\n"
+        "-100123,2026-03-10T10:00:00-07:00\n"
+        "7001234,2026-03-10T10:00:00-07:00\n"
+    )
+    rows, errors = parse_csv(text, clinic_zone=LA, region="US", now=NOW)
+    assert [row.urn for row in rows] == ["telegram:7001234"]
+    assert errors == [
+        "line 2: telegram_id must be a positive user id",
+        "line 3: telegram_id must be a positive user id",
+    ]
+
+
+def test_a_start_out_of_range_is_one_bad_row() -> None:
+    text = (
+        "phone,start\n"
+        "(503) 555-0101,9999-12-31T23:00:00-14:00\n"
+        "(503) 555-0102,0001-01-01T00:00\n"
+        "(503) 555-0103,1999-12-31T15:00:00-08:00\n"
+        "(503) 555-0104,2031-03-10T10:00:00-07:00\n"
+        "(503) 555-0105,2026-03-10T10:00:00-07:00\n"
+    )
+    rows, errors = parse_csv(text, clinic_zone=LA, region="US", now=NOW)
+    assert [row.line for row in rows] == [6]
+    window = "(2000-01-01 to 2031-03-02)"
+    assert errors == [
+        f"line 2: start '9999-12-31T23:00:00-14:00' is out of range {window}",
+        f"line 3: start '0001-01-01T00:00' is out of range {window}",
+        f"line 4: start '1999-12-31T15:00:00-08:00' is out of range {window}",
+        f"line 5: start '2031-03-10T10:00:00-07:00' is out of range {window}",
+    ]
+
+
+def test_an_event_out_of_range_is_one_bad_event(tmp_path: Path) -> None:
+    events = [
+        ("far", "DTSTART:99991231T235959Z"),
+        ("first", "DTSTART;TZID=Asia/Tokyo:00010101T000000"),
+        ("end", "DTSTART:20260310T170000Z\nDTEND;TZID=Asia/Tokyo:00010101T000000"),
+        ("late", "DTSTART:20260310T170000Z\nDTEND:99991231T235959Z"),
+        ("long", "DTSTART:20260310T170000Z\nDURATION:P9999999W"),
+        ("good", "DTSTART:20260310T170000Z"),
+    ]
+    body = "".join(
+        f"BEGIN:VEVENT\nUID:{uid}\n{start}\nATTENDEE:tel:+15035550101\nEND:VEVENT\n"
+        for uid, start in events
+    )
+    path = tmp_path / "range.ics"
+    path.write_text(f"BEGIN:VCALENDAR\nVERSION:2.0\n{body}END:VCALENDAR\n")
+    rows, errors = read_appointment_file(path, None, clinic_zone=LA, region="US", now=NOW)
+    assert [row.uid for row in rows] == ["good"]
+    assert errors == [
+        "line 3 (UID 'far'): start 99991231T235959Z is out of range (2000-01-01 to 2031-03-02)",
+        "line 8 (UID 'first'): start 00010101T000000 is out of range (2000-01-01 to 2031-03-02)",
+        "line 13 (UID 'end'): the end is out of range",
+        "line 19 (UID 'late'): the event is longer than 1440 minutes",
+        "line 25 (UID 'long'): the event is longer than 1440 minutes",
+    ]
+
+
+def write_oversized(path: Path) -> None:
+    with path.open("wb") as file:
+        file.truncate(MAX_FILE_BYTES + 1)  # sparse: no disk, no time
+
+
+def write_long_line(path: Path) -> None:
+    path.write_text("phone,start,notes\n" + "1," * (MAX_LINE_CHARS // 2 + 1) + "\n")
+
+
+def write_many_rows(path: Path) -> None:
+    path.write_text("phone,start\n" + "1,2\n" * (MAX_ROWS + 1))
+
+
+def write_many_events(path: Path) -> None:
+    path.write_text("BEGIN:VCALENDAR\n" + "BEGIN:VEVENT\nEND:VEVENT\n" * (MAX_ROWS + 1))
+
+
+@pytest.mark.parametrize(
+    ("name", "make", "message"),
+    [
+        ("zero.csv", lambda p: p.symlink_to("/dev/zero"), "not a regular file"),
+        ("fifo.csv", lambda p: os.mkfifo(p), "not a regular file"),
+        ("folder.ics", lambda p: p.mkdir(), "not a regular file"),
+        ("huge.csv", write_oversized, "larger than the 32 MiB limit"),
+        ("long.csv", write_long_line, "line 2 is longer than 65,536 characters"),
+        ("rows.csv", write_many_rows, "more than 100,000 appointments: split the file"),
+        ("rows.ics", write_many_events, "more than 100,000 appointments: split the file"),
+        (
+            "latin.csv",
+            lambda p: p.write_bytes(b"phone,start\nJos\xe9,x\n"),
+            r"not UTF-8 text \(line 2\)",
+        ),
+        (
+            "latin.ics",
+            lambda p: p.write_bytes(b"BEGIN:VCALENDAR\n\xff\n"),
+            r"not UTF-8 text \(line 2\)",
+        ),
+        ("nul.csv", lambda p: p.write_bytes(b"phone,start\n\x00\n"), "a NUL character on line 2"),
+    ],
+)
+def test_files_that_are_not_exports_are_refused_whole(
+    tmp_path: Path, name: str, make: Callable[[Path], object], message: str
+) -> None:
+    path = tmp_path / name
+    make(path)
+    with pytest.raises(ImportFileError, match=f"^cannot import {re.escape(str(path))}: {message}"):
+        read_appointment_file(path, None, clinic_zone=LA, region="US", now=NOW)
+
+
+def test_cli_refuses_dev_zero_in_one_line(tmp_path: Path) -> None:
+    failed = clinicbot("appointments", "import", "/dev/zero", "--format", "csv", cwd=tmp_path)
+    assert failed.returncode == 2
+    assert failed.stderr == "clinicbot: cannot import /dev/zero: not a regular file\n"
+    assert not (tmp_path / "data").exists()
+
+
+async def test_an_import_interrupted_between_batches_converges_when_run_again(
+    db: Database, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = imports.import_rows
+    calls = 0
+
+    async def crash_in_second_batch(*args: Any, **kwargs: Any) -> ImportReport:
+        nonlocal calls
+        calls += 1
+        report = await real(*args, **kwargs)
+        if calls == 2:
+            raise RuntimeError("killed mid-import")  # after the batch's writes, before commit
+        return report
+
+    monkeypatch.setattr(imports, "import_rows", crash_in_second_batch)
+    with pytest.raises(RuntimeError, match="killed"):
+        await run_import(db, "schedule.csv", clock)
+    assert set(await appointments(db)) == {"A-100", "A-101"}  # the first batch, whole
+    monkeypatch.setattr(imports, "import_rows", real)
+    again = await run_import(db, "schedule.csv", clock)
+    assert (again.created, again.updated, again.unchanged) == (3, 0, 2)
+    found = await appointments(db)
+    assert len(found) == 5
+    planned = await nudges(db)
+    assert set(planned) == {(uid, rule) for uid in found for rule in RULE_IDS}
+    assert all(rows == [("pending", rows[0][1])] for rows in planned.values())
+    last = await run_import(db, "schedule.csv", clock)
+    assert (last.created, last.updated, last.unchanged) == (0, 0, 5)
+
+
+def test_what_does_not_fit_a_column_or_repeats_is_one_bad_row(tmp_path: Path) -> None:
+    # Found by tests/test_fuzz_imports.py: PostgreSQL refused a 201-character name (the whole
+    # batch failed), and a repeated DURATION was a list icalendar could not read.
+    long = "N" * 201
+    rows, errors = parse_csv(
+        f"phone,name,practitioner,start\n"
+        f"(503) 555-0101,{long},,2026-03-10T10:00:00-07:00\n"
+        f"(503) 555-0102,Ana,{long},2026-03-10T10:00:00-07:00\n",
+        clinic_zone=LA,
+        region="US",
+        now=NOW,
+    )
+    assert rows == []
+    assert errors == [
+        "line 2: name longer than 200 characters",
+        "line 3: practitioner longer than 200 characters",
+    ]
+    path = tmp_path / "twice.ics"
+    path.write_text(
+        "BEGIN:VCALENDAR\nBEGIN:VEVENT\nUID:t\nDTSTART:20260310T170000Z\nDURATION:PT5M\n"
+        "DURATION:PT9M\nATTENDEE:tel:+15035550101\nEND:VEVENT\nEND:VCALENDAR\n"
+    )
+    rows, errors = read_appointment_file(path, None, clinic_zone=LA, region="US", now=NOW)
+    assert rows == [] and errors == ["line 2 (UID 't'): DURATION appears more than once"]
