@@ -79,7 +79,7 @@ class SmsInbound:
             if sid and not await first_delivery(session, Channel.SMS, sid, now=now):
                 log.info("sms inbound: duplicate delivery ignored")
                 return []
-            found = await find_or_create_patient(session, message.address, now=now)
+            found = await find_or_create_patient(session, message.address, now=now, lock=True)
             patient, address, created = found
             lang = patient.language or keyword_language(text) or detect_language(text or "")
             opted_out = address.opted_out_at is not None
