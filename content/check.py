@@ -99,6 +99,7 @@ REQUIRED_MESSAGES = (
     "sms_appointment_reschedule",
     "sms_appointment_unknown",
     "sms_opt_out",
+    "sms_resubscribed",
     # Telegram onboarding, menus, reminders, appointments and privacy (handlers/onboarding.py ...)
     "onboarding_welcome",
     "onboarding_language",

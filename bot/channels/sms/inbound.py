@@ -20,7 +20,7 @@ from handlers.appointment_replies import (
     pending_appointment,
     understand,
 )
-from handlers.consent import opt_in, stop_everything
+from handlers.consent import opt_in, restore_after_stop, stop_everything
 from handlers.conversation import Conversation, Turn
 from handlers.messages import Channel, InboundMessage, ReplyKind
 from handlers.reminder_commands import (
@@ -140,9 +140,18 @@ class SmsInbound:
         if keyword is Keyword.START or (
             keyword is Keyword.YES and (opted_out or pending == CONSENT_QUESTION)
         ):
-            await opt_in(session, patient.id, source=f"sms:{keyword}", now=now)
+            source = f"sms:{keyword}"
+            restored = None
+            if keyword is Keyword.START or opted_out:
+                # Back in after a STOP: what the patient had agreed to before it, no more.
+                restored = await restore_after_stop(session, patient.id, source=source, now=now)
             if pending == CONSENT_QUESTION:
                 patient.pending_question = patient.pending_since = None
+            if restored is not None:
+                return "sms_resubscribed"
+            # A yes to the consent question, or a START from someone who never chose:
+            # what the welcome's question offers ("appointment reminders and tips").
+            await opt_in(session, patient.id, source=source, now=now)
             return "sms_opted_in"
         if opted_out:
             return None
