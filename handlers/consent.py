@@ -7,10 +7,17 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db.models import Address, ConsentCategory, ConsentEvent
+from bot.db.models import Address, Consent, ConsentCategory, ConsentEvent, Patient, PatientStatus
 from bot.db.patients import consents_of, set_consent
 
-__all__ = ["is_stop", "may_send", "opt_in", "restore_after_stop", "stop_everything"]
+__all__ = [
+    "is_stop",
+    "may_send",
+    "opt_in",
+    "refusal",
+    "restore_after_stop",
+    "stop_everything",
+]
 
 
 def is_stop(source: str) -> bool:
@@ -78,6 +85,41 @@ async def restore_after_stop(
     agreed = tuple(c for c in ConsentCategory if chosen.get(c, False))
     await opt_in(session, patient_id, agreed, source=source, now=now)
     return agreed
+
+
+async def refusal(session: AsyncSession, urn: str, consent: str | None) -> str | None:
+    """Say why a message may not go to `urn` right now, or None if it may.
+
+    The senders call this at the last moment, after pacing and just before they post, so a
+    STOP confirmed while a message waited its turn stops it: "opted_out" (the number texted
+    STOP), "unreachable", "erased", or "no_consent" when `consent` names a category the patient
+    has not (or no longer) agreed to. An address the clinic does not know yet is allowed only
+    for messages that need no consent.
+    """
+    granted = (
+        select(Consent.granted)
+        .where(Consent.patient_id == Address.patient_id, Consent.category == (consent or ""))
+        .scalar_subquery()
+    )
+    row = (
+        await session.execute(
+            select(Address.opted_out_at, Address.reachable, Patient.status, granted)
+            .join(Patient, Patient.id == Address.patient_id)
+            .where(Address.urn == urn)
+        )
+    ).first()
+    if row is None:
+        return None if consent is None else "no_consent"
+    opted_out_at, reachable, status, agreed = row
+    if opted_out_at is not None:
+        return "opted_out"
+    if not reachable:
+        return "unreachable"
+    if status != PatientStatus.ACTIVE:
+        return "erased"
+    if consent is not None and not agreed:
+        return "no_consent"
+    return None
 
 
 async def may_send(session: AsyncSession, address_id: int, category: ConsentCategory) -> bool:
