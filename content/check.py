@@ -100,6 +100,7 @@ REQUIRED_MESSAGES = (
     "sms_appointment_unknown",
     "sms_opt_out",
     "sms_resubscribed",
+    "sms_how_to_stop",
     # Telegram onboarding, menus, reminders, appointments and privacy (handlers/onboarding.py ...)
     "onboarding_welcome",
     "onboarding_language",

@@ -152,3 +152,55 @@ async def test_stop_start_stop_start_keeps_the_original_choice(
         "tips": False,
         "announcements": False,
     }
+
+
+@pytest.mark.parametrize(
+    ("words", "confirmation"),
+    [
+        ("STOP please", "You're unsubscribed"),
+        ("please stop texting me", "You're unsubscribed"),
+        ("no more texts", "You're unsubscribed"),
+        ("unsubscribe me", "You're unsubscribed"),
+        ("ya no me manden mensajes", "Se ha dado de baja"),
+        ("no quiero más mensajes", "Se ha dado de baja"),
+    ],
+)
+async def test_an_opt_out_in_words_is_a_stop(
+    client: httpx.AsyncClient, app: tuple[Starlette, Services], words: str, confirmation: str
+) -> None:
+    await text(client, "hi")
+    await text(client, "YES")
+    [reply] = await text(client, words)
+    assert reply.startswith(confirmation)
+    assert not any((await consents(app[1])).values()) and await opted_out(app[1])
+
+
+@pytest.mark.parametrize(
+    ("words", "how"),
+    [
+        ("stop the reminders please", "To stop all texts from Willow Creek"),
+        ("how do I unsubscribe?", "To stop all texts from Willow Creek"),
+        ("no más recordatorios", "Para dejar de recibir todos los mensajes"),
+    ],
+)
+async def test_an_unsure_opt_out_is_told_how_to_stop(
+    client: httpx.AsyncClient, app: tuple[Starlette, Services], words: str, how: str
+) -> None:
+    await text(client, "hi")
+    await text(client, "YES")
+    [reply] = await text(client, words)
+    assert reply.startswith(how) and "reply STOP" in reply.replace("responda STOP", "reply STOP")
+    assert all((await consents(app[1])).values()) and not await opted_out(app[1])
+
+
+@pytest.mark.parametrize(
+    "question", ["should I stop taking ibuprofen?", "¿Debo dejar de tomar ibuprofeno?"]
+)
+async def test_a_question_about_stopping_something_else_is_answered(
+    client: httpx.AsyncClient, app: tuple[Starlette, Services], question: str
+) -> None:
+    await text(client, "hi")
+    await text(client, "YES")
+    [reply] = await text(client, question)
+    assert "unsubscribed" not in reply and "baja" not in reply and "STOP to stop" not in reply
+    assert all((await consents(app[1])).values()) and not await opted_out(app[1])
