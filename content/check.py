@@ -165,6 +165,7 @@ REQUIRED_MESSAGES = (
     "privacy_forget_confirm",
     "privacy_forget_yes",
     "privacy_forget_no",
+    "privacy_forget_expired",
     "privacy_forgotten",
     "privacy_kept",
     "telegram_commands",

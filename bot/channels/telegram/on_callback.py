@@ -41,9 +41,14 @@ async def _browse(d: Deps, update: Update, payload: str, lang: str) -> OutboundM
 
 
 async def _in_place(
-    d: Deps, update: Update, payload: str, pending_reschedules: list[tuple[int, int]]
+    d: Deps,
+    update: Update,
+    payload: str,
+    pending_reschedules: list[tuple[int, int]],
+    forget_key: bytes,
 ) -> list[OutboundMessage] | None:
-    now = d.clock()
+    now, chat = d.clock(), update.effective_chat
+    assert chat is not None
     async with patient_session(d, update, create=False) as (session, patient):
         if patient is None:
             return None
@@ -63,7 +68,13 @@ async def _in_place(
             return [changed] if changed else None
         if payload == privacy.FORGET_NO:
             return [say(d.content, "privacy_kept", lang)]
-        if payload == privacy.FORGET_YES:
+        if payload.startswith(privacy.FORGET_YES):
+            # Erase only on the fresh button we offered this chat: never on a forged or old one.
+            confirmed = await privacy.forget_confirmed(
+                session, payload, forget_key, chat_id=chat.id, patient=patient, now=now
+            )
+            if not confirmed:
+                return [say(d.content, "privacy_forget_expired", lang)]
             await privacy.forget(session, patient.id, actor=f"patient:{patient.id}", now=now)
             return [say(d.content, "privacy_forgotten", lang)]
         if payload.startswith(appointments.PREFIX):
@@ -106,7 +117,8 @@ async def button(update: Update, context: Context) -> None:
         replies = [page] if page else None
     else:
         reschedules: list[tuple[int, int]] = []
-        replies = await _in_place(d, update, payload, reschedules)
+        key = privacy.forget_key(context.bot.token)
+        replies = await _in_place(d, update, payload, reschedules, key)
         # After the commit: staff get the request (a ticket when a staff group is set up).
         desk = d.conversation.alerts
         for patient_id, appointment_id in reschedules:
