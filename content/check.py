@@ -192,9 +192,9 @@ REQUIRED_MESSAGES = (
     *(
         f"staff_{key}"
         for key in (
-            "ticket_opened ticket_message ticket_closed ticket_unknown ticket_reply_failed "
-            "close_usage alert_red_flag alert_rule alert_reschedule alert_visit "
-            "alert_nudge_failed stats"
+            "ticket_opened ticket_message ticket_closed ticket_erased ticket_unknown "
+            "ticket_reply_failed close_usage alert_red_flag alert_rule alert_reschedule "
+            "alert_visit alert_nudge_failed stats"
         ).split()
     ),
 )

@@ -7,11 +7,13 @@ from telegram.constants import ChatType
 
 from bot.channels.telegram.deps import Context, Deps, deps, inbound, patient_session
 from bot.channels.telegram.replies import edit_or_send, send_all
+from bot.channels.telegram.staff_group import erase_ticket_posts
 from handlers import appointments, preferences, privacy, topics
 from handlers.alerts import StaffDesk
 from handlers.answer import HUMAN_PAYLOAD, TOPIC_PREFIX
 from handlers.messages import Channel, OutboundMessage
 from handlers.onboarding import PREFIX as ONBOARDING
+from handlers.tickets import ticket_posts_of
 from handlers.wording import option, say
 
 __all__ = ["button"]
@@ -46,6 +48,7 @@ async def _in_place(
     payload: str,
     pending_reschedules: list[tuple[int, int]],
     forget_key: bytes,
+    erased_posts: list[tuple[int, int, int]],
 ) -> list[OutboundMessage] | None:
     now, chat = d.clock(), update.effective_chat
     assert chat is not None
@@ -75,6 +78,8 @@ async def _in_place(
             )
             if not confirmed:
                 return [say(d.content, "privacy_forget_expired", lang)]
+            # The staff group's posts carry the patient's words: removed after the commit.
+            erased_posts.extend(await ticket_posts_of(session, patient.id))
             await privacy.forget(session, patient.id, actor=f"patient:{patient.id}", now=now)
             return [say(d.content, "privacy_forgotten", lang)]
         if payload.startswith(appointments.PREFIX):
@@ -95,6 +100,18 @@ async def _in_place(
     return None
 
 
+async def _erase_posts(
+    context: Context, d: Deps, update: Update, posts: list[tuple[int, int, int]]
+) -> None:
+    erase = erase_ticket_posts(context.bot, d.content, posts, alerts=d.conversation.alerts)
+    if context.application.running:
+        # Paced (the staff group takes about a message a second): in the background, so other
+        # patients' updates do not wait; the Application awaits it when it stops.
+        context.application.create_task(erase, update=update, name="erase-ticket-posts")
+    else:
+        await erase
+
+
 async def button(update: Update, context: Context) -> None:
     """Act on a pressed button, answering the callback query exactly once."""
     d, query, chat = deps(context), update.callback_query, update.effective_chat
@@ -104,6 +121,7 @@ async def button(update: Update, context: Context) -> None:
         await query.answer()
         return
     replies: list[OutboundMessage] | None
+    erased: list[tuple[int, int, int]] = []  # staff-group posts of a patient just erased
     if payload == HUMAN_PAYLOAD or payload.startswith(TOPIC_PREFIX):
         await query.answer()
         replies = await d.conversation.handle(inbound(update, d, text=None, payload=payload))
@@ -118,7 +136,7 @@ async def button(update: Update, context: Context) -> None:
     else:
         reschedules: list[tuple[int, int]] = []
         key = privacy.forget_key(context.bot.token)
-        replies = await _in_place(d, update, payload, reschedules, key)
+        replies = await _in_place(d, update, payload, reschedules, key, erased)
         # After the commit: staff get the request (a ticket when a staff group is set up).
         desk = d.conversation.alerts
         for patient_id, appointment_id in reschedules:
@@ -137,3 +155,5 @@ async def button(update: Update, context: Context) -> None:
         await send_all(context.bot, chat.id, replies)
     else:
         await edit_or_send(query, chat.id, replies)
+    if erased:  # after the patient has their answer
+        await _erase_posts(context, d, update, erased)
