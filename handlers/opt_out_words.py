@@ -74,13 +74,19 @@ _CLEAR_RE = {lang: [re.compile(p) for p in patterns] for lang, patterns in _CLEA
 # Words that make a clear pattern only partial when they follow it ("stop sending me tips").
 _PARTIAL_AFTER = re.compile(rf"^(?: me)?(?: (?:the|these|your|any|appointment|mas))* {_SOME}\b")
 _NEGATED = re.compile(r"\b(?:dont|do not|never|no|not) (?:\w+ )?$")
+# Only these words may stand between "stop" and the messages: "how do I stop pain? any tips"
+# is about pain.
+_BETWEEN = (
+    r"(?: (?:the|these|those|your|all|my|sending|send|getting|receiving|me|any|more|of|de|daily"
+    r"|appointment|los|las|mis|sus|enviar|mandar|recibir|citas?))*"
+)
 # Asking about stopping, or stopping some messages: answer with how to stop them all.
 _UNSURE = re.compile(
     r"\b(?:unsubscribe|unsub|opt out|optout|darme de baja|dar de baja|de baja|desuscribir\w*"
     r"|cancelar (?:la )?suscripcion)\b"
-    r"|\b(?:stop|stopping|parar|paren|pare|dejen de|deje de|no more|no mas|ya no)\b"
-    rf".*\b(?:{_ALL}|{_SOME})\b"
-    rf"|\b(?:{_ALL}|{_SOME})\b.*\b(?:stop|parar|paren)\b"
+    r"|\b(?:stop|stopping|parar|paren|pare|dejen de|deje de|no more|no mas|ya no)"
+    rf"{_BETWEEN} (?:{_ALL}|{_SOME})\b"
+    rf"|\b{_ALL}(?: \w+){{0,2}} (?:stop|parar|paren)\b"
 )
 _QUESTION_START = re.compile(
     r"^(?:why|when|did|does|do(?! not)|how|what|is|are|should|por que|porque|cuando|como|que"

@@ -42,6 +42,8 @@ def test_clear_opt_outs_are_a_stop(text: str, lang: str) -> None:
         ("how do I unsubscribe?", "en"),
         ("why did you stop texting me?", "en"),
         ("no más recordatorios", "es"),
+        ("these texts need to stop", "en"),
+        ("can you stop the appointment reminders", "en"),
         ("¿cómo me doy de baja?", "es"),
     ],
 )
@@ -60,6 +62,9 @@ def test_unsure_ones_are_answered_with_how_to_stop(text: str, lang: str) -> None
         "I want to cancel my appointment",
         "no more appointments this month",
         "What are your texts about?",
+        "any tips to stop back pain?",
+        "How do I stop the pain? any tips?",
+        "Do cupping marks stop hurting after a week?",
         "¿Debo dejar de tomar ibuprofeno?",
         "¿Cuándo puedo parar el tratamiento?",
         "No, no puedo ir",
