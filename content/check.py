@@ -99,6 +99,8 @@ REQUIRED_MESSAGES = (
     "sms_appointment_reschedule",
     "sms_appointment_unknown",
     "sms_opt_out",
+    "sms_resubscribed",
+    "sms_how_to_stop",
     # Telegram onboarding, menus, reminders, appointments and privacy (handlers/onboarding.py ...)
     "onboarding_welcome",
     "onboarding_language",
@@ -163,6 +165,7 @@ REQUIRED_MESSAGES = (
     "privacy_forget_confirm",
     "privacy_forget_yes",
     "privacy_forget_no",
+    "privacy_forget_expired",
     "privacy_forgotten",
     "privacy_kept",
     "telegram_commands",
@@ -189,9 +192,9 @@ REQUIRED_MESSAGES = (
     *(
         f"staff_{key}"
         for key in (
-            "ticket_opened ticket_message ticket_closed ticket_unknown ticket_reply_failed "
-            "close_usage alert_red_flag alert_rule alert_reschedule alert_visit "
-            "alert_nudge_failed stats"
+            "ticket_opened ticket_message ticket_closed ticket_erased ticket_unknown "
+            "ticket_reply_failed close_usage alert_red_flag alert_rule alert_reschedule "
+            "alert_visit alert_nudge_failed stats"
         ).split()
     ),
 )

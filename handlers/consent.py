@@ -7,10 +7,26 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db.models import Address, ConsentCategory
+from bot.db.models import Address, Consent, ConsentCategory, ConsentEvent, Patient, PatientStatus
 from bot.db.patients import consents_of, set_consent
 
-__all__ = ["may_send", "opt_in", "stop_everything"]
+__all__ = [
+    "is_stop",
+    "may_send",
+    "opt_in",
+    "refusal",
+    "restore_after_stop",
+    "stop_everything",
+]
+
+
+def is_stop(source: str) -> bool:
+    """Say whether a consent change was a stop ("sms:stop", "telegram:stop", a carrier's 21610).
+
+    Every path that withdraws everything goes through `stop_everything` with such a source.
+    """
+    folded = source.casefold()
+    return folded.endswith(":stop") or folded.startswith("twilio:")
 
 
 async def stop_everything(
@@ -42,6 +58,68 @@ async def opt_in(
         .where(Address.patient_id == patient_id, Address.scheme == "tel")
         .values(opted_out_at=None)
     )
+
+
+async def restore_after_stop(
+    session: AsyncSession, patient_id: int, *, source: str, now: datetime
+) -> tuple[ConsentCategory, ...] | None:
+    """Undo a stop: give back what the patient had agreed to before it, and lift the opt-out.
+
+    Each category gets the yes or no of its latest change that was not a stop (from Telegram
+    onboarding, /reminders, TIPS ON, an earlier YES ...): a category declined there stays
+    declined. Return the categories granted, or None when the patient never chose anything
+    (only stops, or no history): then nothing is granted here, and the caller decides what a
+    first yes means.
+    """
+    events = await session.execute(
+        select(ConsentEvent.category, ConsentEvent.granted, ConsentEvent.source)
+        .where(ConsentEvent.patient_id == patient_id)
+        .order_by(ConsentEvent.id.desc())
+    )
+    chosen: dict[str, bool] = {}
+    for category, yes, event_source in events:
+        if category not in chosen and not is_stop(event_source):
+            chosen[category] = yes
+    if not chosen:
+        return None
+    agreed = tuple(c for c in ConsentCategory if chosen.get(c, False))
+    await opt_in(session, patient_id, agreed, source=source, now=now)
+    return agreed
+
+
+async def refusal(session: AsyncSession, urn: str, consent: str | None) -> str | None:
+    """Say why a message may not go to `urn` right now, or None if it may.
+
+    The senders call this at the last moment, after pacing and just before they post, so a
+    STOP confirmed while a message waited its turn stops it: "opted_out" (the number texted
+    STOP), "unreachable", "erased", or "no_consent" when `consent` names a category the patient
+    has not (or no longer) agreed to. An address the clinic does not know yet is allowed only
+    for messages that need no consent.
+    """
+    granted = (
+        select(Consent.granted)
+        .where(Consent.patient_id == Address.patient_id, Consent.category == (consent or ""))
+        .scalar_subquery()
+    )
+    row = (
+        await session.execute(
+            select(Address.opted_out_at, Address.reachable, Patient.status, granted)
+            .join(Patient, Patient.id == Address.patient_id)
+            .where(Address.urn == urn)
+        )
+    ).first()
+    if row is None:
+        return None if consent is None else "no_consent"
+    opted_out_at, reachable, status, agreed = row
+    if opted_out_at is not None:
+        return "opted_out"
+    if not reachable:
+        return "unreachable"
+    if status != PatientStatus.ACTIVE:
+        return "erased"
+    if consent is not None and not agreed:
+        return "no_consent"
+    return None
 
 
 async def may_send(session: AsyncSession, address_id: int, category: ConsentCategory) -> bool:

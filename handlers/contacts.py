@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import Address, Patient
+from bot.db.upsert import insert_for
 from handlers.merge import merge_patients
 from handlers.phone import InvalidPhoneNumberError, tel_urn
 
@@ -31,12 +32,16 @@ async def link_phone(
         select(Patient).join(Address).where(Address.urn == urn, Patient.id != patient.id)
     )
     if owner is None:
-        if await session.scalar(select(Address.id).where(Address.urn == urn)) is None:
-            session.add(
-                Address(
-                    patient_id=patient.id, urn=urn, scheme="tel", reachable=True, created_at=now
-                )
-            )
-        return patient
+        # An upsert: a text from this number arriving at the same moment may create the
+        # address first; then it belongs to that (new) record, which is joined below.
+        statement = insert_for(session, Address).values(
+            patient_id=patient.id, urn=urn, scheme="tel", reachable=True, created_at=now
+        )
+        await session.execute(statement.on_conflict_do_nothing(index_elements=["urn"]))
+        owner = await session.scalar(
+            select(Patient).join(Address).where(Address.urn == urn, Patient.id != patient.id)
+        )
+        if owner is None:
+            return patient
     await merge_patients(session, patient, owner, now=now)
     return owner

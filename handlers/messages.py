@@ -70,3 +70,6 @@ class OutboundMessage:
     options: tuple[QuickReply, ...] = field(default=())
     topic: str | None = None
     category: str | None = None
+    # The consent an automated message needs ("tips", "appointments", "announcements"): the
+    # channel's sender checks it again at the moment it sends, after waiting for its turn.
+    consent: str | None = None

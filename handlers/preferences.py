@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import ConsentCategory, ConsentEvent, Patient, ReminderPreference, TipCategory
 from bot.db.patients import consents_of, set_consent
+from bot.db.upsert import insert_for
 from content.store import ContentStore
 from handlers.consent import stop_everything
 from handlers.messages import OutboundMessage, QuickReply
@@ -83,25 +84,32 @@ def tip_toggles(
 async def preferences_of(
     session: AsyncSession, patient_id: int, *, now: datetime
 ) -> dict[TipCategory, ReminderPreference]:
-    """Return the patient's row per tip category, creating missing ones switched off."""
-    rows = await session.scalars(
-        select(ReminderPreference).where(ReminderPreference.patient_id == patient_id)
-    )
-    found = {TipCategory(row.category): row for row in rows}
-    template = next(iter(found.values()), None)
-    for category in TipCategory:
-        if category not in found:
-            row = ReminderPreference(
-                patient_id=patient_id,
-                category=category,
-                enabled=False,
-                weekdays=template.weekdays if template else DAYS["every"],
-                local_time=template.local_time if template else TIMES["morning"],
-                updated_at=now,
-            )
-            session.add(row)
-            found[category] = row
-    await session.flush()
+    """Return the patient's row per tip category, creating missing ones switched off.
+
+    Missing rows are inserted with ON CONFLICT DO NOTHING, so two messages at once from a
+    patient without rows (TIPS ON and STOP) both go through instead of one failing.
+    """
+    query = select(ReminderPreference).where(ReminderPreference.patient_id == patient_id)
+    found = {TipCategory(row.category): row for row in await session.scalars(query)}
+    missing = [category for category in TipCategory if category not in found]
+    if missing:
+        template = next(iter(found.values()), None)
+        rows = [
+            {
+                "patient_id": patient_id,
+                "category": category,
+                "enabled": False,
+                "weekdays": template.weekdays if template else DAYS["every"],
+                "local_time": template.local_time if template else TIMES["morning"],
+                "updated_at": now,
+            }
+            for category in missing
+        ]
+        statement = insert_for(session, ReminderPreference).values(rows)
+        await session.execute(
+            statement.on_conflict_do_nothing(index_elements=["patient_id", "category"])
+        )
+        found = {TipCategory(row.category): row for row in await session.scalars(query)}
     return found
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
+from collections.abc import Collection
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
@@ -139,6 +140,16 @@ class StaffAlerts:
 
     async def _try(self, text: str, ticket_id: int | None) -> bool:
         return self._poster is not None and await self._poster.post(text, ticket_id=ticket_id)
+
+    def drop_unposted(self, ticket_ids: Collection[int]) -> int:
+        """Forget the waiting alerts of these tickets (the patient was erased); return how many."""
+        kept = deque(
+            (alert for alert in self._unposted if alert.ticket_id not in ticket_ids),
+            maxlen=BACKLOG,
+        )
+        dropped = len(self._unposted) - len(kept)
+        self._unposted = kept
+        return dropped
 
     async def retry_unposted(self) -> int | None:
         """Post the alerts the staff group could not take yet, oldest first.

@@ -8,6 +8,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import Address, PatientTag
+from bot.db.upsert import insert_for
 from handlers.audience import AudienceError, parse_audience
 from handlers.staff import audit
 
@@ -36,12 +37,15 @@ async def _patient_id(session: AsyncSession, urn: str) -> int:
 async def add_tag(session: AsyncSession, urn: str, tag: str, *, actor: str, now: datetime) -> bool:
     """Tag the patient with this address; False if they already had the tag."""
     cleaned, patient_id = _clean(tag), await _patient_id(session, urn)
-    found = await session.scalar(
-        select(PatientTag.id).where(PatientTag.patient_id == patient_id, PatientTag.tag == cleaned)
+    # One upsert: two staff tagging at once both succeed, and the tag is stored once.
+    statement = insert_for(session, PatientTag).values(patient_id=patient_id, tag=cleaned)
+    added = await session.execute(
+        statement.on_conflict_do_nothing(index_elements=["patient_id", "tag"]).returning(
+            PatientTag.id
+        )
     )
-    if found is not None:
+    if added.first() is None:
         return False
-    session.add(PatientTag(patient_id=patient_id, tag=cleaned))
     await audit(session, actor, "tag.add", now, target=f"patient:{patient_id}", detail=cleaned)
     return True
 

@@ -8,11 +8,11 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db.models import Address, Ticket, TicketStatus
+from bot.db.models import Address, Ticket, TicketPost, TicketStatus
 from handlers.messages import Channel
 from handlers.staff import audit
 
-__all__ = ["close_ticket", "open_ticket", "open_ticket_of", "reply_address"]
+__all__ = ["close_ticket", "open_ticket", "open_ticket_of", "reply_address", "ticket_posts_of"]
 
 # Insert attempts before giving up: each failed one means another request won the race.
 _ATTEMPTS = 3
@@ -113,3 +113,18 @@ async def reply_address(session: AsyncSession, ticket: Ticket) -> str | None:
         .limit(1)
     )
     return urn
+
+
+async def ticket_posts_of(session: AsyncSession, patient_id: int) -> list[tuple[int, int, int]]:
+    """Return (ticket id, chat id, message id) of every staff-group post about the patient.
+
+    Read before an erasure: the posts carry the patient's words, and their rows go with the
+    tickets.
+    """
+    rows = await session.execute(
+        select(TicketPost.ticket_id, TicketPost.chat_id, TicketPost.message_id)
+        .join(Ticket, Ticket.id == TicketPost.ticket_id)
+        .where(Ticket.patient_id == patient_id)
+        .order_by(TicketPost.id)
+    )
+    return [(int(t), int(c), int(m)) for t, c, m in rows]

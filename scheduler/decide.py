@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -117,6 +117,8 @@ class Decider:
         if composed is None:
             return None
         message, question, content_ref = composed
+        # The sender checks this consent again just before it posts (handlers.consent.refusal).
+        message = replace(message, consent=category)
         return Ready(
             delivery.id,
             delivery.kind,

@@ -212,6 +212,8 @@ class Dispatcher:
             return DeliveryStatus.PENDING, outcome.error, now + timedelta(seconds=wait), None
         if outcome.status in (SendStatus.UNREACHABLE, SendStatus.OPTED_OUT):
             return DeliveryStatus.SKIPPED, str(outcome.status), ready.due_at, None
+        if outcome.status is SendStatus.WITHDRAWN:  # a STOP won the race: never sent
+            return DeliveryStatus.SKIPPED, outcome.error or "no_consent", ready.due_at, None
         return DeliveryStatus.FAILED, outcome.error or outcome.status, ready.due_at, None
 
     @staticmethod

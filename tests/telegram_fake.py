@@ -191,7 +191,14 @@ def payload(name: str, **changes: Any) -> dict[str, Any]:
 class Harness:
     """The real PTB Application over the fake Bot API; `send` feeds it one update."""
 
-    def __init__(self, db: Database, answerer: Answerer, clock: FakeClock) -> None:
+    def __init__(
+        self,
+        db: Database,
+        answerer: Answerer,
+        clock: FakeClock,
+        *,
+        pacer: ChatPacer | None = None,
+    ) -> None:
         self.api = FakeBotApi()
         self.monotonic = FakeMonotonic()
         self.db = db
@@ -206,7 +213,7 @@ class Harness:
         )
         self.limiter = ClinicRateLimiter(
             overall_max_rate=0,
-            pacer=ChatPacer(clock=self.monotonic, sleep=self.monotonic.sleep),
+            pacer=pacer or ChatPacer(clock=self.monotonic, sleep=self.monotonic.sleep),
             sleep=self.monotonic.sleep,
         )
         self.app: TelegramApp = build_application(
@@ -240,9 +247,9 @@ class Harness:
     @classmethod
     @asynccontextmanager
     async def running(
-        cls, db: Database, answerer: Answerer, clock: FakeClock
+        cls, db: Database, answerer: Answerer, clock: FakeClock, *, pacer: ChatPacer | None = None
     ) -> AsyncIterator[Harness]:
-        harness = cls(db, answerer, clock)
+        harness = cls(db, answerer, clock, pacer=pacer)
         await harness.app.initialize()
         try:
             yield harness

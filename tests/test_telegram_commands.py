@@ -12,8 +12,9 @@ from sqlalchemy import select
 from bot.db.models import Appointment, AuditEntry, Consent, Patient
 from bot.db.session import Database
 from handlers.answer import Answerer
+from handlers.privacy import forget_button, forget_key
 from tests.conftest import FakeClock
-from tests.telegram_fake import Harness
+from tests.telegram_fake import TOKEN, Harness
 
 
 @pytest.fixture
@@ -157,17 +158,70 @@ async def test_mydata_sends_a_json_document(tg: Harness) -> None:
 async def test_forget_erases_after_confirmation_and_is_audited(tg: Harness, db: Database) -> None:
     await _onboarded(tg)
     [call] = await tg.send("command_start", text="/forget")
-    assert [d for _, d in call.buttons] == ["forget:yes", "forget:no"]
+    [yes, no] = [d for _, d in call.buttons]
+    assert yes.startswith("forget:yes:") and len(yes.encode()) <= 64 and no == "forget:no"
     calls = await tg.press("forget:no")
     assert "Nothing was erased" in calls[1].text
-    calls = await tg.press("forget:yes")
+    calls = await tg.press(yes)
     assert "erased" in calls[1].text
     async with db.session() as session:
         assert (await session.scalars(select(Patient))).all() == []
         audit = (await session.scalars(select(AuditEntry))).all()
     assert [(a.action, a.detail is not None) for a in audit] == [("patient.erased", True)]
-    calls = await tg.press("forget:yes")  # a stale button after erasure
+    calls = await tg.press(yes)  # a stale button after erasure
     assert [c.method for c in calls] == ["answerCallbackQuery"]
+
+
+async def _forget_button(tg: Harness) -> str:
+    [call] = await tg.send("command_start", text="/forget")
+    return next(d for _, d in call.buttons if d.startswith("forget:yes"))
+
+
+async def _other_chats_button(tg: Harness, db: Database) -> str:
+    async with db.session() as session:
+        patient = (await session.scalars(select(Patient))).one()
+    return forget_button(forget_key(TOKEN), 987654321, patient, tg.clock())
+
+
+@pytest.mark.parametrize("forgery", ["bare", "altered", "other_chat", "expired", "other_key"])
+async def test_a_forged_or_stale_erase_button_erases_nothing(
+    tg: Harness, db: Database, clock: FakeClock, forgery: str
+) -> None:
+    await _onboarded(tg)
+    fresh = await _forget_button(tg)
+    if forgery == "bare":
+        button = "forget:yes"  # the old, unsigned button
+    elif forgery == "altered":
+        button = fresh[:-2] + ("AA" if not fresh.endswith("AA") else "BB")
+    elif forgery == "other_chat":
+        button = await _other_chats_button(tg, db)
+    elif forgery == "other_key":
+        async with db.session() as session:
+            patient = (await session.scalars(select(Patient))).one()
+        button = forget_button(forget_key("another-token"), 5550001, patient, clock())
+    else:
+        button = fresh
+        clock.advance(minutes=11)
+    calls = await tg.press(button)
+    assert [c.text for c in calls if c.method != "answerCallbackQuery"] == [
+        "This button has expired. Send /forget again to erase your data."
+    ]
+    async with db.session() as session:
+        assert len((await session.scalars(select(Patient))).all()) == 1
+        assert (await session.scalars(select(AuditEntry))).all() == []
+    calls = await tg.press(await _forget_button(tg))  # a fresh /forget still works
+    assert "erased" in calls[1].text
+
+
+async def test_an_erase_button_never_erases_a_later_record(tg: Harness, db: Database) -> None:
+    await _onboarded(tg)
+    button = await _forget_button(tg)
+    assert "erased" in (await tg.press(button))[1].text
+    await _onboarded(tg)  # the same chat comes back: a new record
+    calls = await tg.press(button)
+    assert "expired" in calls[-1].text
+    async with db.session() as session:
+        assert len((await session.scalars(select(Patient))).all()) == 1
 
 
 async def test_export_holds_the_patients_rows(tg: Harness, db: Database) -> None:

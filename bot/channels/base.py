@@ -18,6 +18,7 @@ class SendStatus(StrEnum):
     RETRY = "retry"  # transient (rate limit, 5xx, network): try again later
     UNREACHABLE = "unreachable"  # blocked the bot, invalid or not-mobile number: stop trying
     OPTED_OUT = "opted_out"  # the carrier says the number replied STOP
+    WITHDRAWN = "withdrawn"  # not sent: STOP or consent withdrawn while it waited its turn
     FAILED = "failed"  # permanent for this message (bad request)
 
 

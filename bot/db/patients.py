@@ -19,6 +19,7 @@ from bot.db.models import (
     Patient,
     SafetyEvent,
 )
+from bot.db.upsert import insert_for
 
 __all__ = [
     "LogEntry",
@@ -49,14 +50,23 @@ def reachable_again(address: Address) -> None:
 
 # Built once: every inbound message runs this lookup, and building it costs more than running it.
 _BY_URN = select(Address, Patient).join(Patient).where(Address.urn == bindparam("urn"))
+# The same, locking both rows to the end of the transaction (PostgreSQL; SQLite's writer lock
+# already serializes): a second message from the patient waits, then reads what the first
+# left, so STOP and START at once are applied one after the other, never interleaved.
+_BY_URN_LOCKED = _BY_URN.with_for_update()
 
 
 async def find_or_create_patient(
-    session: AsyncSession, urn: str, *, now: datetime, name: str | None = None
+    session: AsyncSession, urn: str, *, now: datetime, name: str | None = None, lock: bool = False
 ) -> tuple[Patient, Address, bool]:
-    """Return the patient and address for a URN, creating both on first contact."""
+    """Return the patient and address for a URN, creating both on first contact.
+
+    `lock=True` holds the patient's row until the transaction ends, so one patient's messages
+    are handled one at a time.
+    """
     scheme = urn_scheme(urn)
-    row = (await session.execute(_BY_URN, {"urn": urn})).first()
+    by_urn = _BY_URN_LOCKED if lock else _BY_URN
+    row = (await session.execute(by_urn, {"urn": urn})).first()
     if row is not None:
         return row.Patient, row.Address, False
     patient = Patient(name=name, created_at=now, updated_at=now)
@@ -66,7 +76,7 @@ async def find_or_create_patient(
             session.add_all([patient, address])
     except IntegrityError:
         # Another request created this address between our select and insert.
-        row = (await session.execute(_BY_URN, {"urn": urn})).one()
+        row = (await session.execute(by_urn, {"urn": urn})).one()
         return row.Patient, row.Address, False
     return patient, address, True
 
@@ -80,21 +90,18 @@ async def set_consent(
     source: str,
     now: datetime,
 ) -> None:
-    """Record a patient's yes or no for one category, keeping the history."""
-    query = select(Consent).where(Consent.patient_id == patient_id, Consent.category == category)
-    current = (await session.execute(query)).scalar_one_or_none()
-    if current is None:
-        session.add(
-            Consent(
-                patient_id=patient_id,
-                category=category,
-                granted=granted,
-                source=source,
-                recorded_at=now,
-            )
-        )
-    else:
-        current.granted, current.source, current.recorded_at = granted, source, now
+    """Record a patient's yes or no for one category, keeping the history.
+
+    One upsert on (patient, category): two messages at once (YES and STOP) both land, the
+    later commit winning, instead of the second failing on the unique key.
+    """
+    values = {"granted": granted, "source": source, "recorded_at": now}
+    statement = insert_for(session, Consent).values(
+        patient_id=patient_id, category=category, **values
+    )
+    await session.execute(
+        statement.on_conflict_do_update(index_elements=["patient_id", "category"], set_=values)
+    )
     event = ConsentEvent(patient_id=patient_id, category=category, granted=granted, source=source)
     event.recorded_at = now
     session.add(event)

@@ -20,9 +20,10 @@ from handlers.appointment_replies import (
     pending_appointment,
     understand,
 )
-from handlers.consent import opt_in, stop_everything
+from handlers.consent import opt_in, restore_after_stop, stop_everything
 from handlers.conversation import Conversation, Turn
 from handlers.messages import Channel, InboundMessage, ReplyKind
+from handlers.opt_out_words import OptOut, opt_out_request
 from handlers.reminder_commands import (
     ReminderCommandError,
     apply_change,
@@ -73,22 +74,37 @@ class SmsInbound:
         """
         now, text = self._clock(), message.text
         keyword = classify(text)
+        # "please stop texting me" is a STOP; "stop the reminders?" gets how to stop. A red
+        # flag in the same text goes to the core first (911 reply, staff alert).
+        request = opt_out_request(text) if keyword is None else None
+        if request is not None and self._red_flag(text):
+            request = None
+        if request is not None and request.kind is OptOut.CLEAR:
+            keyword = Keyword.STOP
+        how_to_stop = request is not None and request.kind is OptOut.UNSURE
         turn: Turn | None = None
         async with self._db.session() as session, session.begin():
             sid = message.external_id
             if sid and not await first_delivery(session, Channel.SMS, sid, now=now):
                 log.info("sms inbound: duplicate delivery ignored")
                 return []
-            found = await find_or_create_patient(session, message.address, now=now)
+            found = await find_or_create_patient(session, message.address, now=now, lock=True)
             patient, address, created = found
-            lang = patient.language or keyword_language(text) or detect_language(text or "")
+            lang = (
+                patient.language
+                or keyword_language(text)
+                or (request.lang if request else None)
+                or detect_language(text or "")
+            )
             opted_out = address.opted_out_at is not None
             welcomed = not created and (
                 patient.pending_question is not None
                 or bool(await consents_of(session, patient.id))
             )
             asked_about = pending_appointment(patient.pending_question)
-            reply = await self._keyword_or_answer(session, patient, keyword, text, opted_out)
+            reply = await self._keyword_or_answer(
+                session, patient, keyword, text, opted_out, how_to_stop=how_to_stop
+            )
             if reply is not None:
                 await self._log(session, patient.id, message, reply, now)
                 if reply == TIPS_SUMMARY:
@@ -130,6 +146,8 @@ class SmsInbound:
         keyword: Keyword | None,
         text: str | None,
         opted_out: bool,
+        *,
+        how_to_stop: bool = False,
     ) -> str | None:
         """Act on a keyword or an appointment reply; return the message key to send, if any."""
         now, pending = self._clock(), patient.pending_question
@@ -140,14 +158,25 @@ class SmsInbound:
         if keyword is Keyword.START or (
             keyword is Keyword.YES and (opted_out or pending == CONSENT_QUESTION)
         ):
-            await opt_in(session, patient.id, source=f"sms:{keyword}", now=now)
+            source = f"sms:{keyword}"
+            restored = None
+            if keyword is Keyword.START or opted_out:
+                # Back in after a STOP: what the patient had agreed to before it, no more.
+                restored = await restore_after_stop(session, patient.id, source=source, now=now)
             if pending == CONSENT_QUESTION:
                 patient.pending_question = patient.pending_since = None
+            if restored is not None:
+                return "sms_resubscribed"
+            # A yes to the consent question, or a START from someone who never chose:
+            # what the welcome's question offers ("appointment reminders and tips").
+            await opt_in(session, patient.id, source=source, now=now)
             return "sms_opted_in"
         if opted_out:
             return None
         if keyword is Keyword.HELP:
             return "sms_help"
+        if how_to_stop:
+            return "sms_how_to_stop"
         if keyword is None and text is not None and not self._red_flag(text):
             try:
                 change = parse_tips_command(text, self._quiet)

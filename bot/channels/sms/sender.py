@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -29,6 +30,7 @@ from bot.db.patients import log_message
 from bot.db.session import Database
 from content.sms import to_sms_text
 from content.store import ContentStore
+from handlers.consent import refusal
 from handlers.messages import Channel, OutboundMessage
 from handlers.phone import InvalidPhoneNumberError, phone_of
 from handlers.quiet_hours import next_allowed_time
@@ -63,6 +65,7 @@ class SmsSender:
         sleep: Sleep = asyncio.sleep,
         attempts: int = 3,
         backoff: float = 1.0,
+        pace: AbstractAsyncContextManager[object] | None = None,
     ) -> None:
         self._rest = rest
         self._db = db
@@ -72,7 +75,8 @@ class SmsSender:
         self._sleep = sleep
         self._attempts = attempts
         self._backoff = backoff
-        self._pace = _limiter(config.messages_per_second)
+        # Every send waits its turn here; `pace` replaces the limiter in tests.
+        self._pace = pace or _limiter(config.messages_per_second)
 
     async def send(
         self, urn: str, message: OutboundMessage, *, reply: bool = False
@@ -108,7 +112,12 @@ class SmsSender:
                 clinic_name=str(self._content.clinic["name"]),
                 opt_out=self._content.message("sms_opt_out", message.lang).sms,
             )
-        outcome = await self._post(to, body)
+        outcome = await self._post(to, body, urn, message.consent)
+        if outcome.status is SendStatus.WITHDRAWN:
+            log.info(
+                "sms send: patient=%s not sent: %s", patient.id if patient else None, outcome.error
+            )
+            return outcome
         await self._record(urn, patient, message, body, outcome, now)
         return outcome
 
@@ -126,11 +135,20 @@ class SmsSender:
             return {"messaging_service_sid": config.messaging_service_sid}
         return {"from_": config.from_number}
 
-    async def _post(self, to: str, body: str) -> SendOutcome:
+    async def _refusal(self, urn: str, consent: str | None) -> str | None:
+        async with self._db.session() as session:
+            return await refusal(session, urn, consent)
+
+    async def _post(self, to: str, body: str, urn: str, consent: str | None) -> SendOutcome:
         for attempt in range(self._attempts):
             delay = self._backoff * 2**attempt
             try:
                 async with self._pace:
+                    # The last moment: after waiting our turn (seconds, in a broadcast), in the
+                    # step that posts. A STOP confirmed meanwhile stops this message.
+                    refused = await self._refusal(urn, consent)
+                    if refused is not None:
+                        return SendOutcome(SendStatus.WITHDRAWN, error=refused)
                     created = await self._rest.client.messages.create_async(
                         to=to,
                         body=body,

@@ -7,11 +7,13 @@ from telegram.constants import ChatType
 
 from bot.channels.telegram.deps import Context, Deps, deps, inbound, patient_session
 from bot.channels.telegram.replies import edit_or_send, send_all
+from bot.channels.telegram.staff_group import erase_ticket_posts
 from handlers import appointments, preferences, privacy, topics
 from handlers.alerts import StaffDesk
 from handlers.answer import HUMAN_PAYLOAD, TOPIC_PREFIX
 from handlers.messages import Channel, OutboundMessage
 from handlers.onboarding import PREFIX as ONBOARDING
+from handlers.tickets import ticket_posts_of
 from handlers.wording import option, say
 
 __all__ = ["button"]
@@ -41,9 +43,15 @@ async def _browse(d: Deps, update: Update, payload: str, lang: str) -> OutboundM
 
 
 async def _in_place(
-    d: Deps, update: Update, payload: str, pending_reschedules: list[tuple[int, int]]
+    d: Deps,
+    update: Update,
+    payload: str,
+    pending_reschedules: list[tuple[int, int]],
+    forget_key: bytes,
+    erased_posts: list[tuple[int, int, int]],
 ) -> list[OutboundMessage] | None:
-    now = d.clock()
+    now, chat = d.clock(), update.effective_chat
+    assert chat is not None
     async with patient_session(d, update, create=False) as (session, patient):
         if patient is None:
             return None
@@ -63,7 +71,15 @@ async def _in_place(
             return [changed] if changed else None
         if payload == privacy.FORGET_NO:
             return [say(d.content, "privacy_kept", lang)]
-        if payload == privacy.FORGET_YES:
+        if payload.startswith(privacy.FORGET_YES):
+            # Erase only on the fresh button we offered this chat: never on a forged or old one.
+            confirmed = await privacy.forget_confirmed(
+                session, payload, forget_key, chat_id=chat.id, patient=patient, now=now
+            )
+            if not confirmed:
+                return [say(d.content, "privacy_forget_expired", lang)]
+            # The staff group's posts carry the patient's words: removed after the commit.
+            erased_posts.extend(await ticket_posts_of(session, patient.id))
             await privacy.forget(session, patient.id, actor=f"patient:{patient.id}", now=now)
             return [say(d.content, "privacy_forgotten", lang)]
         if payload.startswith(appointments.PREFIX):
@@ -84,6 +100,18 @@ async def _in_place(
     return None
 
 
+async def _erase_posts(
+    context: Context, d: Deps, update: Update, posts: list[tuple[int, int, int]]
+) -> None:
+    erase = erase_ticket_posts(context.bot, d.content, posts, alerts=d.conversation.alerts)
+    if context.application.running:
+        # Paced (the staff group takes about a message a second): in the background, so other
+        # patients' updates do not wait; the Application awaits it when it stops.
+        context.application.create_task(erase, update=update, name="erase-ticket-posts")
+    else:
+        await erase
+
+
 async def button(update: Update, context: Context) -> None:
     """Act on a pressed button, answering the callback query exactly once."""
     d, query, chat = deps(context), update.callback_query, update.effective_chat
@@ -93,6 +121,7 @@ async def button(update: Update, context: Context) -> None:
         await query.answer()
         return
     replies: list[OutboundMessage] | None
+    erased: list[tuple[int, int, int]] = []  # staff-group posts of a patient just erased
     if payload == HUMAN_PAYLOAD or payload.startswith(TOPIC_PREFIX):
         await query.answer()
         replies = await d.conversation.handle(inbound(update, d, text=None, payload=payload))
@@ -106,7 +135,8 @@ async def button(update: Update, context: Context) -> None:
         replies = [page] if page else None
     else:
         reschedules: list[tuple[int, int]] = []
-        replies = await _in_place(d, update, payload, reschedules)
+        key = privacy.forget_key(context.bot.token)
+        replies = await _in_place(d, update, payload, reschedules, key, erased)
         # After the commit: staff get the request (a ticket when a staff group is set up).
         desk = d.conversation.alerts
         for patient_id, appointment_id in reschedules:
@@ -125,3 +155,5 @@ async def button(update: Update, context: Context) -> None:
         await send_all(context.bot, chat.id, replies)
     else:
         await edit_or_send(query, chat.id, replies)
+    if erased:  # after the patient has their answer
+        await _erase_posts(context, d, update, erased)

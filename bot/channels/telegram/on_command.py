@@ -129,5 +129,12 @@ async def mydata_command(update: Update, context: Context) -> None:
 
 async def forget_command(update: Update, context: Context) -> None:
     """Ask the patient to confirm erasing their data."""
-    d, lang = deps(context), await _lang(update, context)
-    await send_all(context.bot, _chat_id(update), [privacy.confirm_forget(d.content, lang)])
+    d, lang, chat_id = deps(context), await _lang(update, context), _chat_id(update)
+    async with patient_session(d, update, create=False) as (_, patient):
+        if patient is None:  # nothing held about this chat
+            reply = say(d.content, "privacy_kept", lang)
+        else:
+            key = privacy.forget_key(context.bot.token)
+            yes = privacy.forget_button(key, chat_id, patient, d.clock())
+            reply = privacy.confirm_forget(d.content, lang, yes)
+    await send_all(context.bot, chat_id, [reply])

@@ -14,9 +14,10 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Tele
 from bot.channels.base import SendOutcome, SendStatus
 from bot.channels.telegram.deps import Deps
 from bot.channels.telegram.edges import mark_reachable
-from bot.channels.telegram.ratelimit import retry_seconds
+from bot.channels.telegram.ratelimit import SEND_GATE, SendWithdrawn, retry_seconds
 from bot.channels.telegram.render import render
 from bot.db.models import Address
+from handlers.consent import refusal
 from handlers.messages import OutboundMessage
 
 __all__ = ["TelegramSender"]
@@ -52,17 +53,38 @@ class TelegramSender:
             return SendOutcome(SendStatus.UNREACHABLE, error="blocked")
         chat_id = int(ident)
         external_id = None
-        for part in render(message):
-            outcome = await self._send_part(chat_id, part.text, part.markup)
-            if outcome.status is not SendStatus.SENT:
-                return outcome
-            external_id = outcome.external_id
+
+        async def gate() -> str | None:
+            # Asked by the rate limiter after pacing, just before each part is posted.
+            return await self._refusal(urn, message.consent)
+
+        token = SEND_GATE.set(gate if message.consent is not None else None)
+        try:
+            for part in render(message):
+                # Without a limiter to ask the gate after pacing, ask it here, just before.
+                unpaced = getattr(self._bot, "rate_limiter", None) is None
+                if unpaced and message.consent is not None and (reason := await gate()):
+                    return SendOutcome(SendStatus.WITHDRAWN, error=reason)
+                try:
+                    outcome = await self._send_part(chat_id, part.text, part.markup)
+                except SendWithdrawn as withdrawn:
+                    log.info("telegram: not sent: %s", withdrawn.reason)
+                    return SendOutcome(SendStatus.WITHDRAWN, error=withdrawn.reason)
+                if outcome.status is not SendStatus.SENT:
+                    return outcome
+                external_id = outcome.external_id
+        finally:
+            SEND_GATE.reset(token)
         return SendOutcome(SendStatus.SENT, external_id=external_id)
 
     async def _reachable(self, urn: str) -> bool:
         async with self._deps.db.session() as session:
             reachable = await session.scalar(select(Address.reachable).where(Address.urn == urn))
         return reachable is not False
+
+    async def _refusal(self, urn: str, consent: str | None) -> str | None:
+        async with self._deps.db.session() as session:
+            return await refusal(session, urn, consent)
 
     async def _send_part(self, chat_id: int, text: str, markup: Any) -> SendOutcome:
         for attempt in range(1, self._attempts + 1):

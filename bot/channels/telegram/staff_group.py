@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import select
 from telegram import ReplyParameters, Update
-from telegram.error import TelegramError
+from telegram.error import BadRequest, TelegramError
 from telegram.ext import ApplicationHandlerStop, TypeHandler
 
 from bot.channels.base import ChannelSender, SendOutcome, SendStatus
@@ -21,6 +21,7 @@ from bot.channels.telegram.sender import TelegramSender
 from bot.db.models import Patient, Ticket, TicketPost, TicketStatus
 from bot.db.session import Database
 from bot.settings import Settings
+from content.store import ContentStore
 from handlers.messages import OutboundMessage, ReplyKind
 from handlers.staff import audit, staff_role
 from handlers.staff_alerts import StaffAlerts
@@ -40,12 +41,52 @@ __all__ = [
     "close_and_tell",
     "confirm_rules",
     "connect_staff_group",
+    "erase_ticket_posts",
     "start_staff_group",
     "stats_text",
 ]
 
 log = logging.getLogger(__name__)
 _KEY = "clinicbot.staff_group"
+
+
+async def erase_ticket_posts(
+    bot: Any,
+    content: ContentStore,
+    posts: Sequence[tuple[int, int, int]],
+    *,
+    alerts: object = None,
+) -> tuple[int, int, int]:
+    """Remove an erased patient's words from the staff group; return (deleted, redacted, left).
+
+    `posts` are (ticket id, chat id, message id), read before the erasure. Telegram lets a bot
+    delete its own messages for 48 hours; an older post is edited to a one-line note instead
+    (a bot may edit its own messages at any time). Alerts of those tickets still waiting to be
+    posted are dropped.
+    """
+    if isinstance(alerts, StaffAlerts):
+        alerts.drop_unposted({ticket_id for ticket_id, _, _ in posts})
+    deleted = redacted = left = 0
+    for ticket_id, chat_id, message_id in posts:
+        try:
+            await bot.delete_message(chat_id, message_id)
+            deleted += 1
+            continue
+        except BadRequest as error:
+            if "not found" in error.message.lower():  # staff deleted it already
+                deleted += 1
+                continue
+        except TelegramError:
+            pass
+        note = fill(content.message("staff_ticket_erased", "en").text, {"ticket": str(ticket_id)})
+        try:
+            await bot.edit_message_text(note, chat_id=chat_id, message_id=message_id)
+            redacted += 1
+        except TelegramError as error:
+            left += 1
+            log.warning("erasure: a ticket post stays: %s", type(error).__name__)
+    log.info("erasure: ticket posts deleted=%s redacted=%s left=%s", deleted, redacted, left)
+    return deleted, redacted, left
 
 
 class ReplySender(Protocol):
