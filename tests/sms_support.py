@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlencode
 
 import httpx
+from starlette.applications import Starlette
 from starlette.datastructures import FormData
 from twilio.request_validator import RequestValidator
 
+from bot.app import Services, open_services
+from bot.channels.sms.channel import SmsChannel
 from bot.settings import Settings, load_settings
 
 ACCOUNT_SID = "AC0123456789abcdef0123456789abcdef"
@@ -30,6 +36,22 @@ def sms_settings(database_url: str, **overrides: object) -> Settings:
     }
     values.update(overrides)
     return load_settings(**values)
+
+
+@asynccontextmanager
+async def running_sms_app(
+    database_url: str, clock: Callable[[], datetime]
+) -> AsyncIterator[tuple[Starlette, Services]]:
+    """Run the SMS channel's routes on a fresh service stack, closing both afterwards."""
+    settings = sms_settings(database_url)
+    services = await open_services(settings, clock=clock)
+    channel = SmsChannel(settings, clock=clock)
+    await channel.start(services)
+    try:
+        yield Starlette(routes=channel.routes()), services
+    finally:
+        await channel.close()
+        await services.close()
 
 
 def payload(name: str, **changes: str) -> list[tuple[str, str]]:

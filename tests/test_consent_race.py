@@ -16,11 +16,10 @@ import pytest
 from sqlalchemy import select
 from starlette.applications import Starlette
 
-from bot.app import Services, open_services
-from bot.channels.sms.channel import SmsChannel
+from bot.app import Services
 from bot.db.models import Address, Consent, ConsentEvent, Patient, ReminderPreference
 from tests.conftest import FakeClock
-from tests.sms_support import payload, post_signed, sms_settings
+from tests.sms_support import payload, post_signed, running_sms_app
 
 TRIALS = 50
 PAIRS = [
@@ -38,15 +37,8 @@ _number = count(100)
 
 @pytest.fixture
 async def app(database_url: str, clock: FakeClock) -> AsyncIterator[tuple[Starlette, Services]]:
-    settings = sms_settings(database_url)
-    services = await open_services(settings, clock=clock)
-    channel = SmsChannel(settings, clock=clock)
-    await channel.start(services)
-    try:
-        yield Starlette(routes=channel.routes()), services
-    finally:
-        await channel.close()
-        await services.close()
+    async with running_sms_app(database_url, clock) as app:
+        yield app
 
 
 async def _text(client: httpx.AsyncClient, phone: str, body: str) -> httpx.Response:

@@ -23,9 +23,8 @@ from twilio.http import AsyncHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
 
-from bot.app import Services, open_services
+from bot.app import Services
 from bot.channels.base import SendStatus
-from bot.channels.sms.channel import SmsChannel
 from bot.channels.sms.client import TwilioRest
 from bot.channels.sms.config import SmsConfig
 from bot.channels.sms.sender import SmsSender
@@ -45,7 +44,13 @@ from scheduler.outbox import claim_due
 from scheduler.timing import QuietHours
 from tests.conftest import FakeClock
 from tests.scheduler_support import LA, RULES, TIPS
-from tests.sms_support import ACCOUNT_SID, TOKEN, payload, post_signed, sms_settings
+from tests.sms_support import (
+    ACCOUNT_SID,
+    TOKEN,
+    payload,
+    post_signed,
+    running_sms_app,
+)
 from tests.telegram_fake import FakeMonotonic, Harness
 
 DAYTIME = datetime(2026, 3, 2, 18, 0, tzinfo=UTC)  # 10:00 in Los Angeles
@@ -89,15 +94,8 @@ async def sms_app(
     database_url: str, clock: FakeClock
 ) -> AsyncIterator[tuple[Starlette, Services]]:
     clock.now = DAYTIME
-    settings = sms_settings(database_url)
-    services = await open_services(settings, clock=clock)
-    channel = SmsChannel(settings, clock=clock)
-    await channel.start(services)
-    try:
-        yield Starlette(routes=channel.routes()), services
-    finally:
-        await channel.close()
-        await services.close()
+    async with running_sms_app(database_url, clock) as app:
+        yield app
 
 
 async def _text(client: httpx.AsyncClient, phone: str, body: str) -> list[str]:

@@ -12,13 +12,12 @@ import pytest
 from sqlalchemy import select
 from starlette.applications import Starlette
 
-from bot.app import Services, open_services
-from bot.channels.sms.channel import SmsChannel
+from bot.app import Services
 from bot.db.models import Address, Consent, ConsentCategory, Patient
 from bot.db.patients import set_consent
 from handlers.preferences import stop as telegram_stop
 from tests.conftest import FakeClock
-from tests.sms_support import PATIENT, payload, post_signed, sms_settings
+from tests.sms_support import PATIENT, payload, post_signed, running_sms_app
 
 URN = f"tel:{PATIENT}"
 _sid = count()
@@ -26,15 +25,8 @@ _sid = count()
 
 @pytest.fixture
 async def app(database_url: str, clock: FakeClock) -> AsyncIterator[tuple[Starlette, Services]]:
-    settings = sms_settings(database_url)
-    services = await open_services(settings, clock=clock)
-    channel = SmsChannel(settings, clock=clock)
-    await channel.start(services)
-    try:
-        yield Starlette(routes=channel.routes()), services
-    finally:
-        await channel.close()
-        await services.close()
+    async with running_sms_app(database_url, clock) as app:
+        yield app
 
 
 @pytest.fixture

@@ -12,8 +12,7 @@ import pytest
 from sqlalchemy import event, select
 from starlette.applications import Starlette
 
-from bot.app import Services, open_services
-from bot.channels.sms.channel import SmsChannel
+from bot.app import Services
 from bot.db.models import (
     Address,
     Appointment,
@@ -28,22 +27,22 @@ from bot.db.models import (
 )
 from bot.web import create_app
 from tests.conftest import FakeClock
-from tests.sms_support import PATIENT, PUBLIC_URL, payload, post_signed, sms_settings
+from tests.sms_support import (
+    PATIENT,
+    PUBLIC_URL,
+    payload,
+    post_signed,
+    running_sms_app,
+    sms_settings,
+)
 
 URN = f"tel:{PATIENT}"
 
 
 @pytest.fixture
 async def app(database_url: str, clock: FakeClock) -> AsyncIterator[tuple[Starlette, Services]]:
-    settings = sms_settings(database_url)
-    services = await open_services(settings, clock=clock)
-    channel = SmsChannel(settings, clock=clock)
-    await channel.start(services)
-    try:
-        yield Starlette(routes=channel.routes()), services
-    finally:
-        await channel.close()
-        await services.close()
+    async with running_sms_app(database_url, clock) as app:
+        yield app
 
 
 @pytest.fixture
