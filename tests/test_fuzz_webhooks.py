@@ -17,6 +17,8 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 from starlette.applications import Starlette
 
+from bot import http_body
+from bot.channels.sms.webhook import MAX_FIELDS
 from bot.channels.telegram import TelegramOptions
 from bot.channels.telegram.ratelimit import ChatPacer, ClinicRateLimiter
 from bot.db.models import Base
@@ -25,6 +27,7 @@ from bot.settings import Settings
 from bot.web import create_app
 from tests.conftest import FakeClock
 from tests.sms_support import PUBLIC_URL, sign, sms_settings
+from tests.sms_support import payload as sms_payload
 from tests.telegram_fake import BASE_URL, TOKEN, FakeBotApi, FakeMonotonic, payload
 
 SECRET = "fuzz-webhook-secret"
@@ -273,3 +276,115 @@ async def test_huge_sms_bodies_are_refused_by_size(
     response = await client.post(path, content=urlencode(fields), headers=headers)
     assert response.status_code == 413
     assert await row_counts(app.state.services.db) == before
+
+
+# --- bounded bodies: slow, gone, deep, odd lengths ---------------------------------------------
+
+
+async def asgi_post(
+    app: Starlette, path: str, headers: dict[str, str], chunks: list[bytes], *, then: str
+) -> list[dict[str, Any]]:
+    """POST straight into the ASGI app: send `chunks`, then disconnect or stall; return sent."""
+    messages: list[dict[str, Any]] = [
+        {"type": "http.request", "body": chunk, "more_body": True} for chunk in chunks
+    ]
+    stalled = asyncio.Event()
+
+    async def receive() -> dict[str, Any]:
+        if messages:
+            return messages.pop(0)
+        if then == "disconnect":
+            return {"type": "http.disconnect"}
+        await stalled.wait()  # a client that never sends the rest
+        raise AssertionError("unreachable")
+
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(k.lower().encode(), v.encode("latin-1")) for k, v in headers.items()],
+        "client": ("127.0.0.1", 40000),
+        "server": ("10.0.0.5", 8080),
+    }
+    await app(scope, receive, send)  # an exception here is a traceback in uvicorn's log
+    return sent
+
+
+def _status(sent: list[dict[str, Any]]) -> int:
+    status: int = next(m["status"] for m in sent if m["type"] == "http.response.start")
+    return status
+
+
+WEBHOOKS = {
+    "/sms/inbound": {"content-type": FORM, "x-twilio-signature": "sig"},
+    "/sms/status": {"content-type": FORM, "x-twilio-signature": "sig"},
+    "/telegram": {"content-type": "application/json", "x-telegram-bot-api-secret-token": SECRET},
+}
+
+
+@pytest.mark.parametrize("path", list(WEBHOOKS))
+async def test_a_client_gone_mid_body_is_one_line_not_a_traceback(
+    served: tuple[Starlette, httpx.AsyncClient], path: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    app, _ = served
+    before = await row_counts(app.state.services.db)
+    sent = await asgi_post(app, path, WEBHOOKS[path], [b"From=%2B1503"], then="disconnect")
+    assert _status(sent) == 400
+    assert not [record for record in caplog.records if record.exc_info]
+    assert await row_counts(app.state.services.db) == before
+
+
+@pytest.mark.parametrize("path", list(WEBHOOKS))
+async def test_a_body_trickled_too_slowly_is_refused_with_408(
+    served: tuple[Starlette, httpx.AsyncClient], path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app, _ = served
+    monkeypatch.setattr(http_body, "BODY_SECONDS", 0.05)
+    sent = await asgi_post(app, path, WEBHOOKS[path], [b"{"], then="stall")
+    assert _status(sent) == 408
+
+
+@pytest.mark.parametrize("length", ["abc", "\u00b2", "-1", "9" * 5000, "70000"])
+@pytest.mark.parametrize("path", list(WEBHOOKS))
+async def test_odd_content_lengths_are_refused_in_one_line(
+    served: tuple[Starlette, httpx.AsyncClient], path: str, length: str
+) -> None:
+    app, _ = served
+    headers = {**WEBHOOKS[path], "content-length": length}
+    sent = await asgi_post(app, path, headers, [b"x"], then="disconnect")
+    assert _status(sent) in (400, 413)
+
+
+@pytest.mark.parametrize("depth", [500, 10_000, 100_000])
+async def test_deeply_nested_telegram_json_is_a_400(
+    served: tuple[Starlette, httpx.AsyncClient], depth: int
+) -> None:
+    _, client = served
+    body = b"[" * depth + b"]" * depth
+    headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
+    assert (await client.post("/telegram", content=body, headers=headers)).status_code == 400
+    nested = b'{"update_id": 1, "message": ' + b'{"a": ' * depth + b"1" + b"}" * depth + b"}"
+    assert (await client.post("/telegram", content=nested, headers=headers)).status_code == 400
+
+
+@pytest.mark.parametrize("path", ["/sms/inbound", "/sms/status"])
+async def test_more_form_fields_than_twilio_sends_are_refused_before_signing(
+    served: tuple[Starlette, httpx.AsyncClient], path: str
+) -> None:
+    _, client = served
+    fields = [*sms_payload("inbound"), *((f"X{i}", "") for i in range(MAX_FIELDS))]
+    headers = {"content-type": FORM, "x-twilio-signature": sign(PUBLIC_URL + path, fields)}
+    response = await client.post(path, content=urlencode(fields), headers=headers)
+    assert response.status_code == 413
+    assert response.text == f"more than {MAX_FIELDS} form fields"
