@@ -151,3 +151,30 @@ def test_bad_tip_settings_are_one_line_and_change_nothing(args: list[str], messa
     assert result.returncode == 2
     assert result.stderr.strip() == f"clinicbot: {message}"
     assert clinicbot("reminders", "show", "cli:local").stdout == before
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["broadcasts", "--cancel", "1e30"],
+        ["broadcasts", "--cancel", "99999999999999999999999"],
+        ["broadcasts", "--report", "3000000000"],
+        ["staff", "add", "9" * 30],
+        ["staff", "remove", "9" * 30],
+        ["staff", "add", "0"],
+    ],
+)
+def test_ids_no_row_can_have_are_usage_errors(tmp_path: Path, args: list[str]) -> None:
+    """A number past the id columns' range used to overflow in the database (a traceback)."""
+    result = clinicbot(*args, env={"DATABASE_URL": f"sqlite:///{tmp_path / 'ids.db'}"})
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith("Error: Invalid value for")
+
+
+def test_a_staff_id_too_large_in_settings_is_one_line(tmp_path: Path) -> None:
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'ids.db'}", "STAFF_TELEGRAM_IDS": "9" * 30}
+    result = clinicbot("staff", "list", env=env)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "is not a Telegram user id" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
