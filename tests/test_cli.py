@@ -178,3 +178,27 @@ def test_a_staff_id_too_large_in_settings_is_one_line(tmp_path: Path) -> None:
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "is not a Telegram user id" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("sqlite:////proc/clinic.db", "clinicbot: data directory /proc is not writable"),
+        ("postgresql://nobody:pw@127.0.0.1:9/x", "clinicbot: cannot use the database"),
+    ],
+)
+def test_run_with_unusable_storage_is_one_line_not_a_traceback(url: str, message: str) -> None:
+    """Start-up errors inside uvicorn's lifespan were logged as tracebacks, then exit 3."""
+    env = {
+        "DATABASE_URL": url,
+        "PORT": "9",  # never bound: start-up fails first
+        "TWILIO_ACCOUNT_SID": "AC0123456789abcdef0123456789abcdef",
+        "TWILIO_AUTH_TOKEN": "test-auth-token",
+        "TWILIO_MESSAGING_SERVICE_SID": "MG0123456789abcdef0123456789abcdef",
+        "PUBLIC_URL": "https://bot.clinic.example",
+    }
+    result = clinicbot("run", env=env)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr and "File " not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("ERROR")]
+    assert len(errors) == 2 and message in errors[0], result.stderr
