@@ -365,6 +365,28 @@ async def test_a_non_sms_sender_is_refused_in_one_line(
         assert (await session.scalars(select(Patient))).all() == []
 
 
+async def test_a_nul_in_a_stored_body_is_answered_and_stored_replaced(
+    database_url: str, clock: FakeClock
+) -> None:
+    """STORE_MESSAGE_BODIES on PostgreSQL: a NUL in the text was a 500 and no reply."""
+    settings = sms_settings(database_url, store_message_bodies=True)
+    services = await open_services(settings, clock=clock)
+    channel = SmsChannel(settings, clock=clock)
+    await channel.start(services)
+    transport = httpx.ASGITransport(app=Starlette(routes=channel.routes()))
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://10.0.0.5") as client:
+            replies = await text(client, "what are your\x00 hours?")
+        async with services.db.session() as session:
+            stored = select(MessageLog.body).where(MessageLog.direction == "in")
+            bodies = list(await session.scalars(stored))
+    finally:
+        await channel.close()
+        await services.close()
+    assert replies
+    assert bodies == ["what are your\ufffd hours?"]
+
+
 async def test_status_21610_opts_the_number_out(
     client: httpx.AsyncClient, app: tuple[Starlette, Services]
 ) -> None:
