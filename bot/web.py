@@ -6,7 +6,6 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -18,6 +17,7 @@ from bot.app import Services, open_services
 from bot.channels.sms.channel import SmsChannel
 from bot.channels.telegram import TelegramOptions, telegram_routes, telegram_running
 from bot.errors import ClinicbotError
+from bot.health import Health, sqlite_directory
 from bot.settings import Settings
 from handlers.staff import bootstrap_staff
 from handlers.staff_alerts import AlertDetail, StaffAlerts
@@ -83,6 +83,8 @@ def create_app(settings: Settings, *, telegram: TelegramOptions | None = None) -
             failures.append(exc)
             raise
         app.state.services = services
+        data_dir = sqlite_directory(settings.database_url)
+        app.state.health = Health(services.db, data_dir, clock=services.conversation.clock)
         await _bootstrap_staff(services, settings)
         if sms is not None:
             await sms.start(services)  # the Twilio client binds to this running loop
@@ -103,14 +105,11 @@ def create_app(settings: Settings, *, telegram: TelegramOptions | None = None) -
             log.info("clinicbot stopped")
 
     async def healthz(request: Request) -> JSONResponse:
-        services: Services = request.app.state.services
-        try:
-            async with services.db.session() as session:
-                await session.execute(text("SELECT 1"))
-        except Exception:
-            log.exception("health check: database unavailable")
-            return JSONResponse({"status": "unavailable", "database": "down"}, status_code=503)
-        body: dict[str, object] = {"status": "ok", "database": "up"}
+        health: Health = request.app.state.health
+        healthy, details = await health.check()
+        if not healthy:
+            return JSONResponse({"status": "unavailable", **details}, status_code=503)
+        body: dict[str, object] = {"status": "ok", **details}
         if any(rejected.values()):  # forged signatures and wrong secrets, since start-up
             body["rejected"] = dict(rejected)
         return JSONResponse(body)
