@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -28,6 +30,7 @@ from bot.web import create_app
 from tests.conftest import FakeClock
 from tests.sms_support import PUBLIC_URL, sign, sms_settings
 from tests.sms_support import payload as sms_payload
+from tests.staff_support import STAFF_CHAT, STAFF_USER, group_update
 from tests.telegram_fake import BASE_URL, TOKEN, FakeBotApi, FakeMonotonic, payload
 
 SECRET = "fuzz-webhook-secret"
@@ -388,3 +391,121 @@ async def test_more_form_fields_than_twilio_sends_are_refused_before_signing(
     response = await client.post(path, content=urlencode(fields), headers=headers)
     assert response.status_code == 413
     assert response.text == f"more than {MAX_FIELDS} form fields"
+
+
+# --- hostile values in signed requests, on SQLite and PostgreSQL --------------------------------
+# Signed requests reach the handlers and the database: what a captured-and-edited request or an
+# odd real one can carry (NUL, odd ids, other channels' senders, huge numbers) must be answered
+# or refused in one line, never a 5xx, a traceback or a handler that fails without a reply.
+
+
+@pytest.fixture
+async def served_staff(
+    database_url: str, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> AsyncIterator[tuple[Starlette, httpx.AsyncClient, FakeBotApi]]:
+    api = FakeBotApi()
+    settings = both_channels(
+        database_url,
+        staff_chat_id=STAFF_CHAT,
+        staff_telegram_ids=str(STAFF_USER),
+        store_message_bodies=True,
+    )
+    async with running_app(settings, api, clock) as (app, client):
+        yield app, client, api
+    assert api.violations == [], api.violations
+    failures = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert failures == []  # PTB logs a failed handler here (its reply never went out)
+    assert not [r for r in caplog.records if r.exc_info]
+
+
+# Each runs on both databases: fewer examples each, the same inputs covered.
+HOSTILE = settings(EXAMPLES, max_examples=30)
+_update_ids = itertools.count(500_000_001)
+odd_text = st.text(max_size=40) | st.sampled_from(["\x00", "a\x00b", "\u00b2", "\ud7ff", " "])
+sids = st.one_of(
+    st.just("SM" + "0" * 32),
+    st.from_regex(r"\A[A-Z]{2}[0-9a-f]{32}\Z"),
+    st.sampled_from(["", "SM", "SM" + "0" * 31, "SM" + "0" * 40, "SM\x00" + "0" * 31]),
+    odd_text,
+)
+senders = st.one_of(
+    st.sampled_from(["+15035550199", "whatsapp:+15035550199", "messenger:123", "+1\x00503"]),
+    st.sampled_from(["tel:+15035550199", " whatsapp:+1", "WhatsApp:+15035550199", ""]),
+    odd_text,
+)
+numbers = st.integers(min_value=0, max_value=10**40).map(str) | st.sampled_from(
+    ["\u00b2", "\u0661\u0662", "3000000000", "9" * 4400, "-1", "1e30"]
+)
+
+
+@HOSTILE
+@given(
+    path=st.sampled_from(["/sms/inbound", "/sms/status"]),
+    sid=sids,
+    others=st.lists(st.tuples(st.sampled_from(["SmsSid", "SmsMessageSid"]), sids), max_size=2),
+    sender=senders,
+    body=odd_text | st.text(max_size=300),
+    code=numbers | odd_text,
+    extra=st.integers(min_value=0, max_value=150),
+)
+async def test_signed_sms_with_hostile_values_never_fail(
+    served_staff: tuple[Starlette, httpx.AsyncClient, FakeBotApi],
+    path: str,
+    sid: str,
+    others: list[tuple[str, str]],
+    sender: str,
+    body: str,
+    code: str,
+    extra: int,
+) -> None:
+    app, client, _ = served_staff
+    fields = [
+        *((k, v) for k, v in sms_payload("inbound") if k not in ("MessageSid", "SmsSid")),
+        ("MessageSid", sid),
+        *others,
+        ("From", sender),
+        ("To", sender),
+        ("Body", body),
+        ("MessageStatus", "delivered"),
+        ("ErrorCode", code),
+        *((f"X{i}", "") for i in range(extra)),
+    ]
+    fields = [(k, v) for k, v in fields if k != "SmsMessageSid" or others]
+    headers = {"content-type": FORM, "x-twilio-signature": sign(PUBLIC_URL + path, fields)}
+    before = await row_counts(app.state.services.db)
+    response = await client.post(path, content=urlencode(fields), headers=headers)
+    assert response.status_code in (200, 204, 400, 413), response.text
+    if response.status_code >= 400:
+        assert "\n" not in response.text.strip()
+        assert await row_counts(app.state.services.db) == before
+
+
+@HOSTILE
+@given(first_name=odd_text | st.text(min_size=1, max_size=64), text=odd_text)
+async def test_telegram_names_and_texts_with_nul_are_answered(
+    served_staff: tuple[Starlette, httpx.AsyncClient, FakeBotApi], first_name: str, text: str
+) -> None:
+    _, client, api = served_staff
+    update = payload("private_text", text=text or "hi", update_id=next(_update_ids))
+    update["message"]["from"]["first_name"] = first_name
+    update["message"]["chat"]["first_name"] = first_name
+    before = len(api.sent())
+    headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
+    response = await client.post("/telegram", json=update, headers=headers)
+    assert response.status_code == 200
+    assert len(api.sent()) > before  # answered, whatever the name holds
+
+
+@HOSTILE
+@given(argument=numbers | odd_text)
+async def test_staff_close_with_any_argument_gets_a_one_line_reply(
+    served_staff: tuple[Starlette, httpx.AsyncClient, FakeBotApi], argument: str
+) -> None:
+    _, client, api = served_staff
+    text = f"/close {argument}"[:4096]
+    update = group_update(next(_update_ids), text)
+    headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
+    response = await client.post("/telegram", json=update, headers=headers)
+    assert response.status_code == 200
+    replies = [c.text for c in api.sent() if int(c.params["chat_id"]) == STAFF_CHAT]
+    assert replies and "\n" not in replies[-1]
