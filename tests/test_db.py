@@ -267,12 +267,12 @@ async def test_nul_characters_are_stored_as_replacement_characters(db: Database)
                 body=body,
                 created_at=now,
             )
-            for body in ("\x00", "two\x00\x00nuls", "none")
+            for body in ("\x00", "two\x00\x00nuls", "none", "lone \ud800 surrogate")
         )
     async with db.session() as session:
         assert await session.scalar(select(Patient.name)) == "A\ufffdna"
         bodies = list(await session.scalars(select(MessageLog.body).order_by(MessageLog.id)))
         # a lookup cleans its parameters the same way, so it finds what was stored
         found = await session.scalar(select(Patient.id).where(Patient.name == "A\x00na"))
-    assert bodies == ["\ufffd", "two\ufffd\ufffdnuls", "none"]
+    assert bodies == ["\ufffd", "two\ufffd\ufffdnuls", "none", "lone \ufffd surrogate"]
     assert found == patient.id

@@ -421,7 +421,7 @@ async def served_staff(
 # Each runs on both databases: fewer examples each, the same inputs covered.
 HOSTILE = settings(EXAMPLES, max_examples=30)
 _update_ids = itertools.count(500_000_001)
-odd_text = st.text(max_size=40) | st.sampled_from(["\x00", "a\x00b", "\u00b2", "\ud7ff", " "])
+odd_text = st.text(max_size=40) | st.sampled_from(["\x00", "a\x00b", "\u00b2", "\ud800", " "])
 sids = st.one_of(
     st.just("SM" + "0" * 32),
     st.from_regex(r"\A[A-Z]{2}[0-9a-f]{32}\Z"),
@@ -471,6 +471,8 @@ async def test_signed_sms_with_hostile_values_never_fail(
         *((f"X{i}", "") for i in range(extra)),
     ]
     fields = [(k, v) for k, v in fields if k != "SmsMessageSid" or others]
+    # A form is UTF-8 on the wire: a lone surrogate cannot be sent (Telegram's JSON can).
+    fields = [(k, v.encode("utf-8", "replace").decode()) for k, v in fields]
     headers = {"content-type": FORM, "x-twilio-signature": sign(PUBLIC_URL + path, fields)}
     before = await row_counts(app.state.services.db)
     response = await client.post(path, content=urlencode(fields), headers=headers)
@@ -491,7 +493,8 @@ async def test_telegram_names_and_texts_with_nul_are_answered(
     update["message"]["chat"]["first_name"] = first_name
     before = len(api.sent())
     headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
-    response = await client.post("/telegram", json=update, headers=headers)
+    body = json.dumps(update).encode()  # ASCII with \u escapes: a lone surrogate survives
+    response = await client.post("/telegram", content=body, headers=headers)
     assert response.status_code == 200
     assert len(api.sent()) > before  # answered, whatever the name holds
 
@@ -505,7 +508,7 @@ async def test_staff_close_with_any_argument_gets_a_one_line_reply(
     text = f"/close {argument}"[:4096]
     update = group_update(next(_update_ids), text)
     headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
-    response = await client.post("/telegram", json=update, headers=headers)
+    response = await client.post("/telegram", content=json.dumps(update), headers=headers)
     assert response.status_code == 200
     replies = [c.text for c in api.sent() if int(c.params["chat_id"]) == STAFF_CHAT]
     assert replies and "\n" not in replies[-1]

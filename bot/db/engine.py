@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -78,14 +79,16 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-NUL = "\x00"
-NUL_STANDS_IN = "\ufffd"  # the replacement character: something unreadable was here
+# NUL, which PostgreSQL's text cannot hold, and lone surrogates (from JSON's "\ud800"), which
+# no UTF-8 database can.
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+STANDS_IN = "\ufffd"  # the replacement character: something unreadable was here
 
 
 def _without_nul(value: Any) -> Any:
-    """Return a statement parameter with NUL characters replaced, rebuilding only if needed."""
+    """Return a statement parameter with unstorable characters replaced, rebuilt only if so."""
     if isinstance(value, str):
-        return value.replace(NUL, NUL_STANDS_IN) if NUL in value else value
+        return UNSTORABLE.sub(STANDS_IN, value) if UNSTORABLE.search(value) else value
     if type(value) in (tuple, list):
         cleaned = [_without_nul(item) for item in value]
         if any(new is not old for new, old in zip(cleaned, value, strict=True)):
@@ -100,8 +103,9 @@ def _without_nul(value: Any) -> Any:
 def _replace_nul(engine: AsyncEngine) -> None:
     # PostgreSQL's text types cannot hold NUL (asyncpg raises: "invalid byte sequence for
     # encoding UTF8: 0x00"), yet any text from outside may carry one (an SMS body, a Telegram
-    # name). Every parameter of every statement passes here, so none reaches the database;
-    # SQLite gets the same, so both store the same text.
+    # name); a lone surrogate fails to encode on both databases. Every parameter of every
+    # statement passes here, so none reaches the database; SQLite gets the same, so both
+    # store the same text.
     @event.listens_for(engine.sync_engine, "before_cursor_execute", retval=True)
     def _clean(
         connection: Any,
