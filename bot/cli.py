@@ -109,13 +109,20 @@ def run(ctx: click.Context) -> None:
     settings = _settings(ctx)
     settings.require_channel()
     load_answerer(settings)  # fail fast, with one line, before binding the port
-    uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level.lower(),
-        lifespan="on",
-    )
+    app = create_app(settings)
+    try:
+        uvicorn.run(
+            app,
+            host=settings.host,
+            port=settings.port,
+            log_level=settings.log_level.lower(),
+            lifespan="on",
+        )
+    except SystemExit:
+        failures: list[ClinicbotError] = app.state.startup_failures
+        if failures:  # uvicorn logged its one line; exit with its code, as other commands do
+            raise click.exceptions.Exit(failures[-1].exit_code) from None
+        raise
 
 
 @cli.group()

@@ -23,12 +23,15 @@ from handlers.broadcasts import (
     preview,
     recent_broadcasts,
 )
+from handlers.ids import ROW_ID_MAX
 from handlers.tags import TagError, add_tag, list_tags, remove_tag
 from scheduler.runtime import clinic_zone
 
 __all__ = ["broadcast", "broadcasts", "tag"]
 
 ACTOR = "cli"
+# A number no broadcast can have is a one-line usage error, not a database overflow.
+BROADCAST_ID = click.IntRange(1, ROW_ID_MAX)
 T = TypeVar("T")
 
 
@@ -110,8 +113,8 @@ def parse_audience_or_fail(spec: str) -> Audience:
 
 
 @click.command()
-@click.option("--cancel", "cancel", type=int, metavar="ID", help="Cancel a broadcast.")
-@click.option("--report", "report", type=int, metavar="ID", help="Show a delivery report.")
+@click.option("--cancel", type=BROADCAST_ID, metavar="ID", help="Cancel a broadcast.")
+@click.option("--report", type=BROADCAST_ID, metavar="ID", help="Show a delivery report.")
 @click.pass_context
 def broadcasts(ctx: click.Context, cancel: int | None, report: int | None) -> None:
     """List recent and scheduled broadcasts, cancel one, or show its delivery report."""

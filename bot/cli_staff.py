@@ -11,6 +11,7 @@ from bot.cli_session import in_session
 from bot.clock import utc_now
 from bot.db.models import AuditEntry, StaffRole
 from bot.settings import Settings
+from handlers.ids import TELEGRAM_ID_MAX
 from handlers.staff import add_staff, list_staff, remove_staff
 from handlers.stats import collect_stats, format_stats
 from scheduler.rules import load_nudge_rules
@@ -18,6 +19,8 @@ from scheduler.rules import load_nudge_rules
 __all__ = ["audit_command", "staff", "stats_command"]
 
 ACTOR = "cli"
+# A number no Telegram id can be is a one-line usage error, not a database overflow.
+TELEGRAM_ID = click.IntRange(1, TELEGRAM_ID_MAX)
 
 
 @click.group()
@@ -26,7 +29,7 @@ def staff() -> None:
 
 
 @staff.command("add")
-@click.argument("telegram_user_id", type=click.IntRange(min=1))
+@click.argument("telegram_user_id", type=TELEGRAM_ID)
 @click.option(
     "--role", type=click.Choice([r.value for r in StaffRole]), default="staff", show_default=True
 )
@@ -45,7 +48,7 @@ def staff_add(ctx: click.Context, telegram_user_id: int, role: str, name: str | 
 
 
 @staff.command("remove")
-@click.argument("telegram_user_id", type=int)
+@click.argument("telegram_user_id", type=TELEGRAM_ID)
 @click.pass_context
 def staff_remove(ctx: click.Context, telegram_user_id: int) -> None:
     """Remove a staff member (kept in the audit trail); exit 1 if they are not staff."""

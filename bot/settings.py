@@ -11,6 +11,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.errors import ConfigError
+from handlers.ids import TELEGRAM_ID_MAX, read_id
 
 __all__ = ["DEFAULT_CONTENT_DIR", "Settings", "load_settings"]
 
@@ -76,8 +77,9 @@ class Settings(BaseSettings):
     @classmethod
     def _telegram_ids(cls, value: str) -> str:
         for part in value.split(","):
-            if part.strip() and not part.strip().isdigit():
-                raise ValueError(f"{part.strip()!r} is not a Telegram user id (digits only)")
+            if part.strip() and read_id(part, TELEGRAM_ID_MAX) is None:
+                shown = part.strip()[:24]
+                raise ValueError(f"{shown!r} is not a Telegram user id (1 to 19 digits)")
         return value
 
     @property

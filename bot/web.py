@@ -6,15 +6,18 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from sqlalchemy import text
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.app import Services, open_services
 from bot.channels.sms.channel import SmsChannel
 from bot.channels.telegram import TelegramOptions, telegram_routes, telegram_running
+from bot.errors import ClinicbotError
+from bot.health import Health, sqlite_directory
 from bot.settings import Settings
 from handlers.staff import bootstrap_staff
 from handlers.staff_alerts import AlertDetail, StaffAlerts
@@ -42,15 +45,46 @@ async def _bootstrap_staff(services: Services, settings: Settings) -> None:
         log.info("staff: %s admins added from STAFF_TELEGRAM_IDS", added)
 
 
+class _StartupErrors:
+    """Report an error a user can fix at start-up as its one line, not Starlette's traceback.
+
+    Starlette sends `lifespan.startup.failed` with the traceback as its message, which the
+    server logs; this middleware puts the error's one line there instead.
+    """
+
+    def __init__(self, app: ASGIApp, failures: list[ClinicbotError]) -> None:
+        self.app, self.failures = app, failures
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "lifespan":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_one_line(message: Message) -> None:
+            if message["type"] == "lifespan.startup.failed" and self.failures:
+                message = {**message, "message": f"clinicbot: {self.failures[-1]}"}
+            await send(message)
+
+        await self.app(scope, receive, send_one_line)
+
+
 def create_app(settings: Settings, *, telegram: TelegramOptions | None = None) -> Starlette:
     """Build the web app; its lifespan opens and closes the services and channels."""
     # SMS settings are checked here, so a bad one stops start-up with one line.
     sms = SmsChannel(settings) if settings.has_twilio else None
 
+    failures: list[ClinicbotError] = []  # what stopped start-up, for one line and exit code
+
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        services = await open_services(settings, alerts=_staff_alerts(settings))
+        try:
+            services = await open_services(settings, alerts=_staff_alerts(settings))
+        except ClinicbotError as exc:  # unusable storage or content: one line, not a traceback
+            failures.append(exc)
+            raise
         app.state.services = services
+        data_dir = sqlite_directory(settings.database_url)
+        app.state.health = Health(services.db, data_dir, clock=services.conversation.clock)
         await _bootstrap_staff(services, settings)
         if sms is not None:
             await sms.start(services)  # the Twilio client binds to this running loop
@@ -71,21 +105,20 @@ def create_app(settings: Settings, *, telegram: TelegramOptions | None = None) -
             log.info("clinicbot stopped")
 
     async def healthz(request: Request) -> JSONResponse:
-        services: Services = request.app.state.services
-        try:
-            async with services.db.session() as session:
-                await session.execute(text("SELECT 1"))
-        except Exception:
-            log.exception("health check: database unavailable")
-            return JSONResponse({"status": "unavailable", "database": "down"}, status_code=503)
-        body: dict[str, object] = {"status": "ok", "database": "up"}
+        health: Health = request.app.state.health
+        healthy, details = await health.check()
+        if not healthy:
+            return JSONResponse({"status": "unavailable", **details}, status_code=503)
+        body: dict[str, object] = {"status": "ok", **details}
         if any(rejected.values()):  # forged signatures and wrong secrets, since start-up
             body["rejected"] = dict(rejected)
         return JSONResponse(body)
 
     routes = [Route("/healthz", healthz), *(sms.routes() if sms else [])]
     routes += telegram_routes(settings)
-    app = Starlette(routes=routes, lifespan=lifespan)
+    middleware = [Middleware(_StartupErrors, failures=failures)]
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=middleware)
+    app.state.startup_failures = failures
     rejected = {"telegram": 0, "sms": 0}
     app.state.rejected = rejected  # the webhooks count the requests they refuse with 403
     return app

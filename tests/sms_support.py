@@ -40,10 +40,10 @@ def sms_settings(database_url: str, **overrides: object) -> Settings:
 
 @asynccontextmanager
 async def running_sms_app(
-    database_url: str, clock: Callable[[], datetime]
+    database_url: str, clock: Callable[[], datetime], **overrides: object
 ) -> AsyncIterator[tuple[Starlette, Services]]:
     """Run the SMS channel's routes on a fresh service stack, closing both afterwards."""
-    settings = sms_settings(database_url)
+    settings = sms_settings(database_url, **overrides)
     services = await open_services(settings, clock=clock)
     channel = SmsChannel(settings, clock=clock)
     await channel.start(services)

@@ -151,3 +151,54 @@ def test_bad_tip_settings_are_one_line_and_change_nothing(args: list[str], messa
     assert result.returncode == 2
     assert result.stderr.strip() == f"clinicbot: {message}"
     assert clinicbot("reminders", "show", "cli:local").stdout == before
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["broadcasts", "--cancel", "1e30"],
+        ["broadcasts", "--cancel", "99999999999999999999999"],
+        ["broadcasts", "--report", "3000000000"],
+        ["staff", "add", "9" * 30],
+        ["staff", "remove", "9" * 30],
+        ["staff", "add", "0"],
+    ],
+)
+def test_ids_no_row_can_have_are_usage_errors(tmp_path: Path, args: list[str]) -> None:
+    """A number past the id columns' range used to overflow in the database (a traceback)."""
+    result = clinicbot(*args, env={"DATABASE_URL": f"sqlite:///{tmp_path / 'ids.db'}"})
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith("Error: Invalid value for")
+
+
+def test_a_staff_id_too_large_in_settings_is_one_line(tmp_path: Path) -> None:
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'ids.db'}", "STAFF_TELEGRAM_IDS": "9" * 30}
+    result = clinicbot("staff", "list", env=env)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "is not a Telegram user id" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("sqlite:////proc/clinic.db", "clinicbot: data directory /proc is not writable"),
+        ("postgresql://nobody:pw@127.0.0.1:9/x", "clinicbot: cannot use the database"),
+    ],
+)
+def test_run_with_unusable_storage_is_one_line_not_a_traceback(url: str, message: str) -> None:
+    """Start-up errors inside uvicorn's lifespan were logged as tracebacks, then exit 3."""
+    env = {
+        "DATABASE_URL": url,
+        "PORT": "9",  # never bound: start-up fails first
+        "TWILIO_ACCOUNT_SID": "AC0123456789abcdef0123456789abcdef",
+        "TWILIO_AUTH_TOKEN": "test-auth-token",
+        "TWILIO_MESSAGING_SERVICE_SID": "MG0123456789abcdef0123456789abcdef",
+        "PUBLIC_URL": "https://bot.clinic.example",
+    }
+    result = clinicbot("run", env=env)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr and "File " not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("ERROR")]
+    assert len(errors) == 2 and message in errors[0], result.stderr

@@ -249,3 +249,30 @@ async def test_an_inbound_event_is_recorded_once_per_channel(db: Database) -> No
         assert await first_delivery(session, "telegram", "SM1", now=NOW)
     async with db.session() as session, session.begin():
         assert not await first_delivery(session, "sms", "SM1", now=NOW)  # after the commit too
+
+
+async def test_nul_characters_are_stored_as_replacement_characters(db: Database) -> None:
+    """PostgreSQL refuses NUL in text (SQLite took it): every text parameter is cleaned."""
+    now = datetime(2026, 3, 2, tzinfo=UTC)
+    async with db.session() as session, session.begin():
+        patient = Patient(name="A\x00na", created_at=now, updated_at=now)
+        session.add(patient)
+        await session.flush()
+        session.add_all(
+            MessageLog(
+                patient_id=patient.id,
+                direction="in",
+                channel="sms",
+                status="received",
+                body=body,
+                created_at=now,
+            )
+            for body in ("\x00", "two\x00\x00nuls", "none", "lone \ud800 surrogate")
+        )
+    async with db.session() as session:
+        assert await session.scalar(select(Patient.name)) == "A\ufffdna"
+        bodies = list(await session.scalars(select(MessageLog.body).order_by(MessageLog.id)))
+        # a lookup cleans its parameters the same way, so it finds what was stored
+        found = await session.scalar(select(Patient.id).where(Patient.name == "A\x00na"))
+    assert bodies == ["\ufffd", "two\ufffd\ufffdnuls", "none", "lone \ufffd surrogate"]
+    assert found == patient.id

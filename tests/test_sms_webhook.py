@@ -33,6 +33,7 @@ from tests.sms_support import (
     payload,
     post_signed,
     running_sms_app,
+    sign,
     sms_settings,
 )
 
@@ -90,8 +91,6 @@ async def test_bad_signatures_are_refused_before_anything_is_stored(
         url = "http://10.0.0.5:8080/sms/inbound"  # what the app sees behind the proxy
         response = await post_signed(client, "/sms/inbound", params, signed_url=url)
     else:
-        from tests.sms_support import sign
-
         bad = sign(PUBLIC_URL + "/sms/inbound", params, token="someone-else")
         response = await post_signed(client, "/sms/inbound", params, signature=bad)
     assert response.status_code == 403
@@ -298,6 +297,89 @@ async def test_a_repeated_delivery_is_answered_once(client: httpx.AsyncClient) -
     assert "<Message" in first.text and "<Message" not in again.text
 
 
+def _split(params: list[tuple[str, str]], key: str, at: int) -> list[tuple[str, str]]:
+    """Rename `key` to its first `at` letters, moving the rest into the value (same signature)."""
+    return [(k[:at], k[at:] + v) if k == key else (k, v) for k, v in params]
+
+
+@pytest.mark.parametrize("fields", ["all", "MessageSid"])
+async def test_a_replay_with_a_renamed_message_sid_is_not_answered_again(
+    client: httpx.AsyncClient, app: tuple[Starlette, Services], fields: str
+) -> None:
+    """Twilio signs names and values run together: `M=essageSid...` keeps the signature."""
+    params = payload("inbound", Body="hello")
+    assert "<Message" in (await post_signed(client, "/sms/inbound", params)).text
+    replay = _split(params, "MessageSid", 1)
+    if fields == "all":
+        replay = _split(_split(replay, "SmsMessageSid", 1), "SmsSid", 4)
+    assert sign(PUBLIC_URL + "/sms/inbound", replay) == sign(PUBLIC_URL + "/sms/inbound", params)
+    response = await post_signed(client, "/sms/inbound", replay)
+    if fields == "all":  # no message id left: refused, never handled without the check
+        assert response.status_code == 400 and response.text == "MessageSid is required"
+    else:  # SmsMessageSid and SmsSid still name it: a duplicate
+        assert response.status_code == 200 and "<Message" not in response.text
+    async with app[1].db.session() as session:
+        logged = (await session.scalars(select(MessageLog))).all()
+    assert len([row for row in logged if row.direction == "in"]) == 1
+
+
+@pytest.mark.parametrize(
+    ("changes", "reason"),
+    [
+        ({"MessageSid": "", "SmsMessageSid": "", "SmsSid": ""}, "MessageSid is not a Twilio"),
+        ({"MessageSid": "SM" + "0" * 31}, "MessageSid is not a Twilio message id"),
+        ({"MessageSid": "SM" + "0" * 32 + "x" * 40}, "MessageSid is not a Twilio message id"),
+        ({"SmsSid": "SM" + "1" * 32}, "MessageSid, SmsMessageSid and SmsSid disagree"),
+    ],
+)
+async def test_inbound_sms_needs_one_well_formed_message_id(
+    client: httpx.AsyncClient,
+    app: tuple[Starlette, Services],
+    changes: dict[str, str],
+    reason: str,
+) -> None:
+    response = await post_signed(client, "/sms/inbound", payload("inbound", **changes))
+    assert response.status_code == 400
+    assert response.text.startswith(reason) and "\n" not in response.text
+    async with app[1].db.session() as session:
+        assert (await session.scalars(select(Patient))).all() == []
+
+
+async def test_inbound_sms_without_any_message_id_is_refused(client: httpx.AsyncClient) -> None:
+    params = [(k, v) for k, v in payload("inbound") if not k.endswith("Sid") or "Account" in k]
+    params = [(k, v) for k, v in params if k != "MessagingServiceSid"]
+    response = await post_signed(client, "/sms/inbound", params)
+    assert response.status_code == 400 and response.text == "MessageSid is required"
+
+
+@pytest.mark.parametrize("sender", ["whatsapp:+15035550199", "messenger:1234567890"])
+async def test_a_non_sms_sender_is_refused_in_one_line(
+    client: httpx.AsyncClient, app: tuple[Starlette, Services], sender: str
+) -> None:
+    """A WhatsApp message pointed at the SMS webhook is not taken as a text from that number."""
+    response = await post_signed(client, "/sms/inbound", payload("inbound", From=sender))
+    assert response.status_code == 400
+    scheme = sender.split(":")[0]
+    assert response.text == f"From: {scheme}: is not an SMS sender; this webhook takes SMS only"
+    async with app[1].db.session() as session:
+        assert (await session.scalars(select(Patient))).all() == []
+
+
+async def test_a_nul_in_a_stored_body_is_answered_and_stored_replaced(
+    database_url: str, clock: FakeClock
+) -> None:
+    """STORE_MESSAGE_BODIES on PostgreSQL: a NUL in the text was a 500 and no reply."""
+    async with running_sms_app(database_url, clock, store_message_bodies=True) as (app, services):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://10.0.0.5") as client:
+            replies = await text(client, "what are your\x00 hours?")
+        async with services.db.session() as session:
+            stored = select(MessageLog.body).where(MessageLog.direction == "in")
+            bodies = list(await session.scalars(stored))
+    assert replies
+    assert bodies == ["what are your\ufffd hours?"]
+
+
 async def test_status_21610_opts_the_number_out(
     client: httpx.AsyncClient, app: tuple[Starlette, Services]
 ) -> None:
@@ -331,7 +413,7 @@ async def test_status_invalid_or_landline_marks_the_address_unreachable(
 async def test_status_updates_the_logged_message(
     client: httpx.AsyncClient, app: tuple[Starlette, Services]
 ) -> None:
-    sid = "SM1a2b3c4d5e6f708192a3b4c5d6e7f8091"
+    sid = "SM1a2b3c4d5e6f708192a3b4c5d6e7f809"
     for status in ("sent", "delivered"):
         params = payload("status_failed_21610", MessageStatus=status, ErrorCode="")
         assert (await post_signed(client, "/sms/status", params)).status_code == 204

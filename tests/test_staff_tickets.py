@@ -140,6 +140,11 @@ async def test_close_by_number_and_its_mistakes(
         assert to_group(harness)[-1].startswith("Reply /close to a ticket's message")
         await _staff(harness, "/close 99")
         assert to_group(harness)[-1] == "There is no open ticket #99."
+        # Numbers no ticket can have (past 32 bits, past 64 bits, not ASCII) are unknown too,
+        # not a database overflow that leaves staff without a reply.
+        for number in ("3000000000", "99999999999999999999999", "\u00b2", "0"):
+            await _staff(harness, f"/close {number}")
+            assert to_group(harness)[-1] == f"There is no open ticket #{number}."
         await _staff(harness, "/close@clinic_test_bot 1")
         assert to_group(harness)[-1] == "Ticket #1 closed by Mei."
         await _staff(harness, "/close 1")

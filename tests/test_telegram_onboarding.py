@@ -167,3 +167,13 @@ async def test_start_from_a_known_patient_shows_the_menu(tg: Harness) -> None:
         "menu:appointments",
         "human",
     ]
+
+
+async def test_a_nul_in_a_first_name_is_stored_replaced(tg: Harness, db: Database) -> None:
+    """PostgreSQL refuses NUL in text: a name with one got no reply at all."""
+    update = payload("command_start", update_id=190000001)
+    update["message"]["from"]["first_name"] = "A\x00na"
+    update["message"]["chat"]["first_name"] = "A\x00na"
+    calls = await tg.process(update)
+    assert [call.method for call in calls] == ["sendMessage", "sendMessage"]
+    assert (await _patient(db)).name in ("A\ufffdna", "A\ufffdna Ruiz")

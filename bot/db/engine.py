@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +79,45 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+# NUL, which PostgreSQL's text cannot hold, and lone surrogates (from JSON's "\ud800"), which
+# no UTF-8 database can.
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+STANDS_IN = "\ufffd"  # the replacement character: something unreadable was here
+
+
+def _without_nul(value: Any) -> Any:
+    """Return a statement parameter with unstorable characters replaced, rebuilt only if so."""
+    if isinstance(value, str):
+        return UNSTORABLE.sub(STANDS_IN, value) if UNSTORABLE.search(value) else value
+    if type(value) in (tuple, list):
+        cleaned = [_without_nul(item) for item in value]
+        if any(new is not old for new, old in zip(cleaned, value, strict=True)):
+            return type(value)(cleaned)
+    elif type(value) is dict:
+        changed = {key: _without_nul(item) for key, item in value.items()}
+        if any(changed[key] is not item for key, item in value.items()):
+            return changed
+    return value
+
+
+def _replace_nul(engine: AsyncEngine) -> None:
+    # PostgreSQL's text types cannot hold NUL (asyncpg raises: "invalid byte sequence for
+    # encoding UTF8: 0x00"), yet any text from outside may carry one (an SMS body, a Telegram
+    # name); a lone surrogate fails to encode on both databases. Every parameter of every
+    # statement passes here, so none reaches the database; SQLite gets the same, so both
+    # store the same text.
+    @event.listens_for(engine.sync_engine, "before_cursor_execute", retval=True)
+    def _clean(
+        connection: Any,
+        cursor: Any,
+        statement: str,
+        parameters: Any,
+        context: Any,
+        executemany: bool,
+    ) -> tuple[str, Any]:
+        return statement, _without_nul(parameters)
+
+
 def _pool_options(url: URL) -> dict[str, Any]:
     if url.get_backend_name() != "sqlite":
         return {"pool_pre_ping": True}
@@ -102,4 +142,5 @@ def create_engine(raw_url: str) -> AsyncEngine:
         raise ConfigError(f"DATABASE_URL cannot be used: {exc}") from None
     if url.get_backend_name() == "sqlite":
         _configure_sqlite(engine)
+    _replace_nul(engine)
     return engine

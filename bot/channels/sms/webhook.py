@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import logging
+import re
 from urllib.parse import parse_qsl
 
-from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
@@ -17,16 +17,37 @@ from bot.channels.sms.inbound import SmsInbound
 from bot.channels.sms.status import record_status
 from bot.clock import Clock
 from bot.db.session import Database
+from bot.http_body import BodyError, read_body
 from content.sms import to_sms_text
 from handlers.messages import Channel, InboundMessage
 from handlers.phone import TEL_PREFIX, InvalidPhoneNumberError, parse_phone
 
-__all__ = ["MAX_BODY_BYTES", "SmsWebhooks", "public_url_of"]
+__all__ = ["MAX_BODY_BYTES", "MAX_FIELDS", "Params", "SmsWebhooks", "public_url_of"]
 
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 64 * 1024  # an SMS webhook is ~1-2 KB even with 1600 characters of text
+# Twilio sends ~20-30 fields (an MMS adds two per picture, up to 10 pictures).
+MAX_FIELDS = 100
 _FORM = "application/x-www-form-urlencoded"
+# A Twilio message id: two letters (SM, MM) and 32 hex digits.
+_SID = re.compile(r"[A-Z]{2}[0-9a-fA-F]{32}")
+_SID_KEYS = ("MessageSid", "SmsMessageSid", "SmsSid")
+# A channel prefix such as `whatsapp:` or `messenger:`: Twilio's SMS senders have none.
+_SCHEME = re.compile(r"\s*[A-Za-z][A-Za-z0-9+.-]*:")
+
+
+class Params(dict[str, list[str]]):
+    """A webhook's form: each name with all its values, built once from the body."""
+
+    def getall(self, name: str) -> list[str]:
+        """Return every value of `name` (RequestValidator looks this up, once per name)."""
+        return self[name]
+
+    def first(self, name: str) -> str:
+        """Return the first value of `name`, or ''."""
+        values = self.get(name)
+        return values[0] if values else ""
 
 
 class _Rejected(Exception):
@@ -60,23 +81,27 @@ class SmsWebhooks:
             Route(STATUS_PATH, self.status, methods=["POST"]),
         ]
 
-    async def _signed_form(self, request: Request) -> FormData:
+    async def _signed_form(self, request: Request) -> Params:
+        # Everything before the signature check is bounded, so an unsigned request costs
+        # little: a form type, 64 KB read within BODY_SECONDS, at most MAX_FIELDS fields,
+        # and one linear pass to sign them.
         if request.headers.get("content-type", "").split(";")[0].strip() != _FORM:
             raise _Rejected(415, "expected a form")
-        declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-            raise _Rejected(413, "body too large")
-        body = bytearray()
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > MAX_BODY_BYTES:
-                raise _Rejected(413, "body too large")
         try:
-            pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False)
+            body = await read_body(request, max_bytes=MAX_BODY_BYTES)
+        except BodyError as exc:
+            raise _Rejected(exc.status, exc.reason) from None
+        try:
+            text = body.decode("utf-8")
         except UnicodeDecodeError:
             raise _Rejected(400, "body is not UTF-8") from None
-        items: list[tuple[str, str | UploadFile]] = list(pairs)
-        form = FormData(items)  # keeps repeated keys: the signature covers every value
+        try:
+            pairs = parse_qsl(text, keep_blank_values=True, max_num_fields=MAX_FIELDS)
+        except ValueError:  # only raised for too many fields (strict_parsing is off)
+            raise _Rejected(413, f"more than {MAX_FIELDS} form fields") from None
+        form = Params()
+        for key, value in pairs:  # repeated keys keep every value: the signature covers all
+            form.setdefault(key, []).append(value)
         signature = request.headers.get("x-twilio-signature", "")
         url = public_url_of(request, self._config.public_url)
         if not signature or not self._validator.validate(url, form, signature):
@@ -87,7 +112,10 @@ class SmsWebhooks:
         """Answer an inbound SMS with TwiML."""
         try:
             form = await self._signed_form(request)
-            sender = _tel(form, "From", self._config.region)
+            sender = _tel(form, "From", self._config.region, sms_only=True)
+            # The id is what makes a redelivery (or a replayed capture) a duplicate: a message
+            # without a well-formed one is refused, never handled without the check.
+            sid = _message_sid(form)
         except _Rejected as exc:
             log.warning("sms inbound rejected: %s %s", exc.status, exc.reason)
             _count_forged(request, exc)
@@ -95,9 +123,9 @@ class SmsWebhooks:
         message = InboundMessage(
             address=sender,
             channel=Channel.SMS,
-            text=str(form.get("Body", "")),
+            text=form.first("Body"),
             received_at=self._clock(),
-            external_id=str(form.get("MessageSid") or form.get("SmsMessageSid") or "") or None,
+            external_id=sid,
         )
         replies = await self._inbound.handle(message)
         twiml = MessagingResponse()
@@ -110,15 +138,15 @@ class SmsWebhooks:
         """Record a delivery status callback."""
         try:
             form = await self._signed_form(request)
+            sid = _message_sid(form)
+            status = form.first("MessageStatus") or form.first("SmsStatus")
+            if not status:
+                raise _Rejected(400, "MessageStatus is required")
         except _Rejected as exc:
             log.warning("sms status rejected: %s %s", exc.status, exc.reason)
             _count_forged(request, exc)
             return PlainTextResponse(exc.reason, status_code=exc.status)
-        sid = str(form.get("MessageSid") or form.get("SmsSid") or "")
-        status = str(form.get("MessageStatus") or form.get("SmsStatus") or "")
-        if not sid or not status:
-            return PlainTextResponse("MessageSid and MessageStatus are required", status_code=400)
-        code = str(form.get("ErrorCode") or "")
+        code = form.first("ErrorCode")
         try:
             urn: str | None = _tel(form, "To", self._config.region)
         except _Rejected:
@@ -129,10 +157,10 @@ class SmsWebhooks:
                 urn=urn,
                 message_sid=sid,
                 status=status,
-                error_code=int(code) if code.isdigit() else None,
+                error_code=int(code) if code.isascii() and code.isdigit() else None,
                 now=self._clock(),
             )
-        log.info("sms status: status=%s error=%s", status, code or None)
+        log.info("sms status: status=%s error=%s", status[:16], code[:8] or None)
         return Response(status_code=204)
 
 
@@ -143,9 +171,30 @@ def _count_forged(request: Request, exc: _Rejected) -> None:
         rejected["sms"] += 1
 
 
-def _tel(form: FormData, key: str, region: str) -> str:
+def _message_sid(form: Params) -> str:
+    """Return the message's Twilio id, or reject a form whose id is missing, odd or doubled.
+
+    Twilio sends the same id as MessageSid, SmsMessageSid and SmsSid. Its signature covers
+    names and values run together, so a replayed capture can rename a field (`M=essageSid...`)
+    and stay signed: every id field present must hold one well-formed id, all the same one.
+    """
+    values = [value for key in _SID_KEYS for value in form.get(key, [])]
+    if not values:
+        raise _Rejected(400, "MessageSid is required")
+    if not all(_SID.fullmatch(value) for value in values):
+        raise _Rejected(400, "MessageSid is not a Twilio message id")
+    if len(set(values)) > 1 or len(form.get("MessageSid", [])) > 1:
+        raise _Rejected(400, "MessageSid, SmsMessageSid and SmsSid disagree")
+    return values[0]
+
+
+def _tel(form: Params, key: str, region: str, *, sms_only: bool = False) -> str:
     """Return the `tel:` URN of a form's phone number field, or reject the request."""
+    raw = form.first(key)
+    if sms_only and (scheme := _SCHEME.match(raw)):
+        channel = scheme.group().strip()[:16]
+        raise _Rejected(400, f"{key}: {channel} is not an SMS sender; this webhook takes SMS only")
     try:
-        return TEL_PREFIX + parse_phone(str(form.get(key, "")), region)
+        return TEL_PREFIX + parse_phone(raw, region)
     except InvalidPhoneNumberError as exc:
         raise _Rejected(400, f"{key}: {exc}") from None

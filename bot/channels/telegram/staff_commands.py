@@ -6,7 +6,7 @@ from telegram import Update
 
 from bot.channels.telegram.deps import Context, deps
 from bot.channels.telegram.on_command import help_command
-from bot.channels.telegram.staff_group import close_and_tell, staff_group, stats_text
+from bot.channels.telegram.staff_group import close_numbered, staff_group, stats_text
 from handlers.staff import staff_role
 
 __all__ = ["close_command", "stats_command"]
@@ -48,7 +48,7 @@ async def close_command(update: Update, context: Context) -> None:
         await _say(update, context, d.content.message("staff_close_usage", "en").text)
         return
     name = user.first_name or str(user.id)
-    note = await close_and_tell(
-        d, staff_group(context), int(args[0]), staff_id=user.id, staff_name=name
+    note = await close_numbered(
+        d, staff_group(context), args[0], staff_id=user.id, staff_name=name
     )
     await _say(update, context, note)

@@ -22,6 +22,7 @@ from bot.db.models import Patient, Ticket, TicketPost, TicketStatus
 from bot.db.session import Database
 from bot.settings import Settings
 from content.store import ContentStore
+from handlers.ids import read_id
 from handlers.messages import OutboundMessage, ReplyKind
 from handlers.staff import audit, staff_role
 from handlers.staff_alerts import StaffAlerts
@@ -39,6 +40,7 @@ __all__ = [
     "StaffGroup",
     "TelegramStaffPoster",
     "close_and_tell",
+    "close_numbered",
     "confirm_rules",
     "connect_staff_group",
     "erase_ticket_posts",
@@ -176,6 +178,16 @@ async def close_and_tell(
     return _note(d, "staff_ticket_closed", ticket=str(ticket_id), actor=staff_name)
 
 
+async def close_numbered(
+    d: Deps, group: StaffGroup | None, number: str, *, staff_id: int, staff_name: str
+) -> str:
+    """Close the ticket numbered `number` as typed; a number no ticket can have is unknown."""
+    ticket_id = read_id(number)
+    if ticket_id is None:
+        return _note(d, "staff_ticket_unknown", ticket=number[:24])
+    return await close_and_tell(d, group, ticket_id, staff_id=staff_id, staff_name=staff_name)
+
+
 def _note(d: Deps, key: str, **values: str) -> str:
     return fill(d.content.message(key, "en").text, values)
 
@@ -239,12 +251,13 @@ async def on_staff_chat(update: Update, context: Context) -> None:
     ticket = await _ticket_of_post(d, chat.id, replied_to.message_id) if replied_to else None
     note: str | None = None
     if command == "close":
-        ticket_id = int(argument) if argument.isdigit() else ticket.id if ticket else None
-        if ticket_id is None:
-            note = d.content.message("staff_close_usage", "en").text
+        name = user.first_name or str(user.id)
+        if argument.isdigit():
+            note = await close_numbered(d, group, argument, staff_id=user.id, staff_name=name)
+        elif ticket is not None:
+            note = await close_and_tell(d, group, ticket.id, staff_id=user.id, staff_name=name)
         else:
-            name = user.first_name or str(user.id)
-            note = await close_and_tell(d, group, ticket_id, staff_id=user.id, staff_name=name)
+            note = d.content.message("staff_close_usage", "en").text
     elif command == "stats":
         note = await stats_text(d, group.confirm_rules)
     elif ticket is not None and not command and message.text:

@@ -27,6 +27,7 @@ from bot.channels.telegram.ratelimit import ClinicRateLimiter
 from bot.channels.telegram.sender import TelegramSender
 from bot.channels.telegram.staff_group import start_staff_group
 from bot.clock import Clock, utc_now
+from bot.http_body import BodyError, read_body
 from bot.settings import Settings
 from handlers.messages import OutboundMessage
 from handlers.onboarding import Onboarding
@@ -222,12 +223,14 @@ async def _webhook(request: Request) -> Response:
         return Response(status_code=403)
     if not runtime.ready.is_set():
         return Response(status_code=503)
-    body = await _limited_body(request)
-    if body is None:
-        return Response(status_code=413)
+    try:
+        body = await read_body(request, max_bytes=MAX_UPDATE_BYTES)
+    except BodyError as exc:
+        log.info("telegram webhook refused: %s %s", exc.status, exc.reason)
+        return Response(status_code=exc.status)
     try:
         data = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested deeper than the parser goes
         return Response(status_code=400)
     if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
         return Response(status_code=400)
@@ -237,19 +240,6 @@ async def _webhook(request: Request) -> Response:
         return Response(status_code=400)
     await runtime.application.process_update(update)
     return Response(status_code=200)
-
-
-async def _limited_body(request: Request) -> bytes | None:
-    """Read the body, or None once it is larger than any real update."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_UPDATE_BYTES:
-        return None
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_UPDATE_BYTES:
-            return None
-    return bytes(body)
 
 
 def telegram_routes(settings: Settings) -> list[Route]:
