@@ -19,6 +19,7 @@ from bot.channels.telegram import TelegramOptions, telegram_routes, telegram_run
 from bot.errors import ClinicbotError
 from bot.health import Health, sqlite_directory
 from bot.settings import Settings
+from bot.storage_errors import StorageErrors
 from handlers.staff import bootstrap_staff
 from handlers.staff_alerts import AlertDetail, StaffAlerts
 from scheduler.runtime import scheduler_running
@@ -116,7 +117,7 @@ def create_app(settings: Settings, *, telegram: TelegramOptions | None = None) -
 
     routes = [Route("/healthz", healthz), *(sms.routes() if sms else [])]
     routes += telegram_routes(settings)
-    middleware = [Middleware(_StartupErrors, failures=failures)]
+    middleware = [Middleware(_StartupErrors, failures=failures), Middleware(StorageErrors)]
     app = Starlette(routes=routes, lifespan=lifespan, middleware=middleware)
     app.state.startup_failures = failures
     rejected = {"telegram": 0, "sms": 0}
