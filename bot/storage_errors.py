@@ -9,13 +9,21 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, ProgrammingError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = ["StorageErrors"]
 
 log = logging.getLogger(__name__)
 RETRY_AFTER_SECONDS = "30"
+# What the request or the code got wrong, not the storage: these keep their traceback and 500.
+_NOT_STORAGE = (IntegrityError, ProgrammingError, DataError)
+
+
+def _cause(exc: DBAPIError) -> str:
+    """Name the driver's own error class (asyncpg's DiskFullError sits behind its adapter)."""
+    orig: BaseException | None = exc.orig
+    return type(orig.__cause__ or orig).__name__ if orig is not None else type(exc).__name__
 
 
 class StorageErrors:
@@ -38,10 +46,13 @@ class StorageErrors:
         try:
             await self.app(scope, receive, watch)
         except DBAPIError as exc:
+            if isinstance(exc, _NOT_STORAGE):
+                raise
             # The driver's class names the cause (DiskFullError, OperationalError...); its
             # message may quote the statement's parameters, so it is not logged.
-            cause = type(exc.orig).__name__ if exc.orig is not None else type(exc).__name__
-            log.error("storage unavailable: %s %s: %s", scope["method"], scope["path"], cause)
+            log.error(
+                "storage unavailable: %s %s: %s", scope["method"], scope["path"], _cause(exc)
+            )
             if started:
                 return  # the response has begun; nothing more can be said
             await send(

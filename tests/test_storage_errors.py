@@ -7,7 +7,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -27,6 +27,10 @@ async def full(request: Request) -> PlainTextResponse:
     raise OperationalError("INSERT INTO message_log ... +15035550199", {}, DiskFullError())
 
 
+async def duplicate(request: Request) -> PlainTextResponse:
+    raise IntegrityError("INSERT ...", {}, Exception("unique violation"))
+
+
 async def fine(request: Request) -> PlainTextResponse:
     return PlainTextResponse("ok")
 
@@ -34,7 +38,11 @@ async def fine(request: Request) -> PlainTextResponse:
 @pytest.fixture
 def client() -> httpx.AsyncClient:
     app = Starlette(
-        routes=[Route("/sms/inbound", full, methods=["POST"]), Route("/fine", fine)],
+        routes=[
+            Route("/sms/inbound", full, methods=["POST"]),
+            Route("/duplicate", duplicate),
+            Route("/fine", fine),
+        ],
         middleware=[Middleware(StorageErrors)],
     )
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
@@ -54,9 +62,11 @@ async def test_a_storage_failure_is_a_503_with_retry_after_and_one_line(
     assert "+1503" not in caplog.text  # the statement and its parameters are never logged
 
 
-async def test_other_requests_are_untouched(client: httpx.AsyncClient) -> None:
+async def test_other_requests_and_other_errors_are_untouched(client: httpx.AsyncClient) -> None:
     response = await client.get("/fine")
     assert (response.status_code, response.text) == (200, "ok")
+    with pytest.raises(IntegrityError):  # a bug in the code, not the storage: it propagates
+        await client.get("/duplicate")
 
 
 def test_the_service_app_answers_storage_failures_this_way(tmp_path: Path) -> None:
