@@ -9,11 +9,15 @@ from bot.db.migrate import upgrade
 from bot.db.session import Database
 from bot.errors import ContentError
 from bot.settings import Settings
+from content.store import ContentStore
 from handlers.alerts import AlertSink, LogAlerts
 from handlers.answer import Answerer
 from handlers.conversation import Conversation
+from handlers.onboarding import Onboarding
+from handlers.pipeline import Pipeline
+from scheduler.timing import QuietHours
 
-__all__ = ["Services", "load_answerer", "open_services"]
+__all__ = ["Services", "build_pipeline", "clinic_zone_of", "load_answerer", "open_services"]
 
 
 @dataclass
@@ -27,6 +31,33 @@ class Services:
     async def close(self) -> None:
         """Release the database connections."""
         await self.db.close()
+
+
+def clinic_zone_of(settings: Settings, content: ContentStore) -> str:
+    """Return the clinic's time zone: CLINIC_TIMEZONE, else clinic.yaml's, else UTC."""
+    return settings.clinic_timezone or str(content.clinic.get("timezone", "UTC"))
+
+
+def build_pipeline(
+    services: Services,
+    *,
+    clock: Clock = utc_now,
+    quiet: QuietHours | None = None,
+    secret: str | None = None,
+) -> Pipeline:
+    """Return the inbound pipeline a channel hands its messages to."""
+    settings, conversation = services.settings, services.conversation
+    content = conversation.answerer.content
+    zone = clinic_zone_of(settings, content)
+    return Pipeline(
+        services.db,
+        conversation,
+        onboarding=Onboarding(content, zone, settings.default_region),
+        clock=clock,
+        clinic_zone=zone,
+        quiet=quiet,
+        secret=secret,
+    )
 
 
 def load_answerer(settings: Settings) -> Answerer:

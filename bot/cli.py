@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 import click
 
-from bot.app import load_answerer, open_services
+from bot.app import build_pipeline, load_answerer, open_services
 from bot.channels.terminal import TerminalChat
 from bot.cli_broadcasts import broadcast as broadcast_command
 from bot.cli_broadcasts import broadcasts as broadcasts_command
@@ -69,11 +69,15 @@ def chat(ctx: click.Context, who: str) -> None:
     async def talk() -> None:
         services = await open_services(settings)
         try:
-            await TerminalChat(services.conversation, clock=utc_now, address=f"cli:{who}").run()
+            pipeline = build_pipeline(services)
+            await TerminalChat(pipeline, clock=utc_now, address=f"cli:{who}").run()
         finally:
             await services.close()
 
-    _run(talk())
+    try:
+        _run(talk())
+    except KeyboardInterrupt:  # Ctrl-C leaves the chat, as /quit does
+        click.echo("")
 
 
 @cli.command()

@@ -12,9 +12,9 @@ from content.search import FaqIndex, Match, is_confident
 from content.store import ContentStore
 from content.text import fold
 from handlers.messages import QuickReply, ReplyKind
-from handlers.triage import Category, RedFlagRules, load_red_flag_rules, triage
+from handlers.triage import Category, RedFlag, RedFlagRules, load_red_flag_rules, triage
 
-__all__ = ["HUMAN_PAYLOAD", "TOPIC_PREFIX", "Answerer", "Reply"]
+__all__ = ["HUMAN_PAYLOAD", "NOT_TRIAGED", "TOPIC_PREFIX", "Answerer", "Reply", "Triaged"]
 
 HUMAN_PAYLOAD = "human"
 TOPIC_PREFIX = "topic:"
@@ -32,6 +32,14 @@ _THANKS = frozenset(
     "perfecto vale cool awesome got it".split()
 )
 _FILLER = frozenset("bot please pls por favor me i need necesito".split())
+
+
+class _NotTriaged:
+    """The message has not been triaged yet: `answer` triages it."""
+
+
+NOT_TRIAGED = _NotTriaged()
+Triaged = RedFlag | None | _NotTriaged
 
 
 @dataclass(frozen=True)
@@ -86,10 +94,14 @@ class Answerer:
         """Load content and red-flag rules from a content folder (ValueError if broken)."""
         return cls(load_content(directory), load_red_flag_rules(directory / "red_flags.yaml"))
 
-    def answer(self, text: str, lang: str | None = None) -> Reply:
-        """Reply to one message in the patient's language, or the one the message is in."""
+    def answer(self, text: str, lang: str | None = None, flag: Triaged = NOT_TRIAGED) -> Reply:
+        """Reply to one message in the patient's language, or the one the message is in.
+
+        A caller that has triaged the message already passes the result as `flag`.
+        """
         lang = lang if lang in self._indexes else detect_language(text)
-        flag = triage(text, self.rules)
+        if isinstance(flag, _NotTriaged):
+            flag = triage(text, self.rules)
         if flag is not None and flag.category is not Category.CHECK:
             message = self.content.message(flag.message_key, lang)
             return Reply(

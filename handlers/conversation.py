@@ -19,7 +19,7 @@ from bot.db.patients import (
 )
 from bot.db.session import Database
 from handlers.alerts import AlertSink, StaffDesk
-from handlers.answer import HUMAN_PAYLOAD, TOPIC_PREFIX, Answerer, Reply
+from handlers.answer import HUMAN_PAYLOAD, NOT_TRIAGED, TOPIC_PREFIX, Answerer, Reply, Triaged
 from handlers.handoff import HandOff, hand_off
 from handlers.messages import Channel, InboundMessage, OutboundMessage, ReplyKind
 from handlers.pain_score import PENDING_PREFIX as PAIN_PREFIX
@@ -72,6 +72,11 @@ class Conversation:
         return self._alerts
 
     @property
+    def store_bodies(self) -> bool:
+        """Say whether message bodies are stored (STORE_MESSAGE_BODIES)."""
+        return self._store_bodies
+
+    @property
     def clock(self) -> Clock:
         """Return the clock this conversation stamps messages with."""
         return self._clock
@@ -88,11 +93,14 @@ class Conversation:
         message: InboundMessage,
         *,
         found: tuple[Patient, Address, bool] | None = None,
+        lang: str | None = None,
+        flag: Triaged = NOT_TRIAGED,
     ) -> Turn:
         """Do a message's database work inside the caller's transaction.
 
         A channel that already looked the patient up in the same transaction passes `found`
-        (patient, address, created), so one inbound message costs one write transaction.
+        (patient, address, created), so one inbound message costs one write transaction; one
+        that knows the reply language or has triaged the message passes `lang` and `flag`.
         Call `finish` with the result once the transaction has committed.
         """
         now = self._clock()
@@ -102,7 +110,7 @@ class Conversation:
             )
         patient, address, created = found
         reachable_again(address)
-        reply = self._reply(message, patient.language)
+        reply = self._reply(message, lang or patient.language, flag)
         if reply.category is None:  # a red flag or a safety check is never swallowed
             reply = await self._pending_answer(session, patient, message, now) or reply
         handoff: HandOff | None = None
@@ -195,13 +203,13 @@ class Conversation:
             thanks.sms.replace("{score}", score_text),
         )
 
-    def _reply(self, message: InboundMessage, lang: str | None) -> Reply:
+    def _reply(self, message: InboundMessage, lang: str | None, flag: Triaged) -> Reply:
         answerer = self._answerer
         if message.payload is not None:
             return self._choice(message.payload, lang or "en")
         if message.text is None or not message.text.strip():
             return self._system(ReplyKind.NON_TEXT, lang or "en")
-        return answerer.answer(message.text, lang)
+        return answerer.answer(message.text, lang, flag)
 
     def _choice(self, payload: str, lang: str) -> Reply:
         if payload == HUMAN_PAYLOAD:

@@ -6,7 +6,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-__all__ = ["Channel", "InboundMessage", "OutboundMessage", "QuickReply", "ReplyKind"]
+__all__ = [
+    "Attachment",
+    "Channel",
+    "InboundMessage",
+    "OutboundMessage",
+    "QuickReply",
+    "ReplyKind",
+    "SharedContact",
+]
 
 
 class Channel(StrEnum):
@@ -33,6 +41,15 @@ class ReplyKind(StrEnum):
     BROADCAST = "broadcast"
     PAIN_SCORE = "pain_score"
     NUDGE = "nudge"
+    STALE = "stale"  # a button that no longer applies: a gentle note, nothing changed
+
+
+@dataclass(frozen=True)
+class SharedContact:
+    """A phone number the patient shared from their app (Telegram's contact button)."""
+
+    phone: str
+    own: bool  # the sender's own number, not someone else's contact card
 
 
 @dataclass(frozen=True)
@@ -49,6 +66,11 @@ class InboundMessage:
     external_id: str | None = None
     display_name: str | None = None
     payload: str | None = None  # a quick reply the patient picked, e.g. "topic:cupping.marks"
+    # The channel's id for this delivery (Telegram update id, Twilio MessageSid): a delivery
+    # seen before is answered once only.
+    delivery_id: str | None = None
+    contact: SharedContact | None = None
+    language_hint: str | None = None  # the app's language setting, for a patient's first words
 
 
 @dataclass(frozen=True)
@@ -57,6 +79,15 @@ class QuickReply:
 
     label: str
     payload: str  # e.g. "topic:cupping.marks", "human"
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file sent with a reply (the patient's data export)."""
+
+    filename: str
+    data: bytes
+    media_type: str = "application/json"
 
 
 @dataclass(frozen=True)
@@ -73,3 +104,6 @@ class OutboundMessage:
     # The consent an automated message needs ("tips", "appointments", "announcements"): the
     # channel's sender checks it again at the moment it sends, after waiting for its turn.
     consent: str | None = None
+    attachment: Attachment | None = None
+    # The options offered before no longer apply (Telegram removes its reply keyboard).
+    close_keyboard: bool = False

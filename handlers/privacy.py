@@ -86,19 +86,19 @@ def forget_key(secret: str) -> bytes:
     return hashlib.sha256(b"clinicbot/forget-button/" + secret.encode()).digest()
 
 
-def _mac(key: bytes, chat_id: int, patient: Patient, expires: int) -> str:
+def _mac(key: bytes, address: str, patient: Patient, expires: int) -> str:
     # The patient's id and creation time: a record made later (even with a reused id) does
     # not match, so a button erases at most the record it was offered for, once.
     created = int(patient.created_at.timestamp() * 1_000_000)
-    message = f"{chat_id}|{patient.id}|{created}|{expires}".encode()
+    message = f"{address}|{patient.id}|{created}|{expires}".encode()
     digest = hmac.new(key, message, hashlib.sha256).digest()[:15]
     return base64.urlsafe_b64encode(digest).decode()
 
 
-def forget_button(key: bytes, chat_id: int, patient: Patient, now: datetime) -> str:
-    """Return the "erase" button's data: signed for this chat and record, valid FORGET_TTL."""
+def forget_button(key: bytes, address: str, patient: Patient, now: datetime) -> str:
+    """Return the "erase" button's data: signed for this address and record, valid FORGET_TTL."""
     expires = int((now + FORGET_TTL).timestamp())
-    return f"{FORGET_YES}:{expires:x}:{_mac(key, chat_id, patient, expires)}"  # < 64 bytes
+    return f"{FORGET_YES}:{expires:x}:{_mac(key, address, patient, expires)}"  # < 64 bytes
 
 
 async def forget_confirmed(
@@ -106,7 +106,7 @@ async def forget_confirmed(
     payload: str,
     key: bytes,
     *,
-    chat_id: int,
+    address: str,
     patient: Patient,
     now: datetime,
 ) -> bool:
@@ -124,7 +124,7 @@ async def forget_confirmed(
     except ValueError:
         return False
     fresh = now.timestamp() < expires <= (now + FORGET_TTL).timestamp()
-    if not (fresh and hmac.compare_digest(parts[3], _mac(key, chat_id, patient, expires))):
+    if not (fresh and hmac.compare_digest(parts[3], _mac(key, address, patient, expires))):
         return False
     return await first_delivery(session, "forget-button", parts[3], now=now)
 

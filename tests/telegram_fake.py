@@ -210,6 +210,7 @@ class Harness:
             onboarding=Onboarding(answerer.content, CLINIC_ZONE),
             clock=clock,
             clinic_zone=CLINIC_ZONE,
+            secret=TOKEN,
         )
         self.limiter = ClinicRateLimiter(
             overall_max_rate=0,

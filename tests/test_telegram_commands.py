@@ -180,7 +180,7 @@ async def _forget_button(tg: Harness) -> str:
 async def _other_chats_button(tg: Harness, db: Database) -> str:
     async with db.session() as session:
         patient = (await session.scalars(select(Patient))).one()
-    return forget_button(forget_key(TOKEN), 987654321, patient, tg.clock())
+    return forget_button(forget_key(TOKEN), "telegram:987654321", patient, tg.clock())
 
 
 @pytest.mark.parametrize("forgery", ["bare", "altered", "other_chat", "expired", "other_key"])
@@ -198,7 +198,7 @@ async def test_a_forged_or_stale_erase_button_erases_nothing(
     elif forgery == "other_key":
         async with db.session() as session:
             patient = (await session.scalars(select(Patient))).one()
-        button = forget_button(forget_key("another-token"), 5550001, patient, clock())
+        button = forget_button(forget_key("another-token"), "telegram:5550001", patient, clock())
     else:
         button = fresh
         clock.advance(minutes=11)

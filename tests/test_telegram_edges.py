@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import event, select
 from telegram import Update
 
-from bot.channels.telegram import on_text
+from bot.channels.telegram import patient
 from bot.db.models import Address, Patient, ProcessedUpdate
 from bot.db.session import Database
 from handlers.answer import Answerer
@@ -79,7 +79,7 @@ async def test_a_text_message_no_handler_claims_is_recorded_after_the_handlers(
         handler
         for handlers in tg.app.handlers.values()
         for handler in handlers
-        if getattr(handler, "callback", None) is on_text.text
+        if getattr(handler, "callback", None) is patient.message
     ]
     for handler in swapped:
         monkeypatch.setattr(handler, "callback", fails)

@@ -6,10 +6,9 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from bot.app import Services
+from bot.app import Services, build_pipeline
 from bot.channels.sms.client import TwilioRest, open_rest
 from bot.channels.sms.config import INBOUND_PATH, STATUS_PATH, SmsConfig
-from bot.channels.sms.inbound import SmsInbound
 from bot.channels.sms.sender import SmsSender
 from bot.channels.sms.webhook import SmsWebhooks
 from bot.clock import Clock, utc_now
@@ -43,14 +42,9 @@ class SmsChannel:
             self.config.account_sid, self.config.auth_token, self.config.api_base_url
         )
         self.sender = SmsSender(self._rest, services.db, content, self.config, clock=self._clock)
-        inbound = SmsInbound(
-            services.db,
-            services.conversation,
-            clock=self._clock,
-            store_bodies=self.config.store_bodies,
-            quiet=QuietHours(self.config.quiet_start, self.config.quiet_end),
-        )
-        self._webhooks = SmsWebhooks(self.config, inbound, services.db, clock=self._clock)
+        quiet = QuietHours(self.config.quiet_start, self.config.quiet_end)
+        pipeline = build_pipeline(services, clock=self._clock, quiet=quiet)
+        self._webhooks = SmsWebhooks(self.config, pipeline, services.db, clock=self._clock)
 
     async def close(self) -> None:
         """Close the Twilio HTTP session."""

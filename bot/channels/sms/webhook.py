@@ -13,7 +13,6 @@ from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
 from bot.channels.sms.config import INBOUND_PATH, STATUS_PATH, SmsConfig
-from bot.channels.sms.inbound import SmsInbound
 from bot.channels.sms.status import record_status
 from bot.clock import Clock
 from bot.db.session import Database
@@ -21,6 +20,7 @@ from bot.http_body import BodyError, read_body
 from content.sms import to_sms_text
 from handlers.messages import Channel, InboundMessage
 from handlers.phone import TEL_PREFIX, InvalidPhoneNumberError, parse_phone
+from handlers.pipeline import Pipeline
 
 __all__ = ["MAX_BODY_BYTES", "MAX_FIELDS", "Params", "SmsWebhooks", "public_url_of"]
 
@@ -66,11 +66,11 @@ class SmsWebhooks:
     """The two Starlette endpoints, checking every request's X-Twilio-Signature first."""
 
     def __init__(
-        self, config: SmsConfig, inbound: SmsInbound, db: Database, *, clock: Clock
+        self, config: SmsConfig, pipeline: Pipeline, db: Database, *, clock: Clock
     ) -> None:
         self._config = config
         self._validator = RequestValidator(config.auth_token)
-        self._inbound = inbound
+        self._pipeline = pipeline
         self._db = db
         self._clock = clock
 
@@ -126,12 +126,14 @@ class SmsWebhooks:
             text=form.first("Body"),
             received_at=self._clock(),
             external_id=sid,
+            delivery_id=sid,
         )
-        replies = await self._inbound.handle(message)
+        replies = await self._pipeline.handle(message)
         twiml = MessagingResponse()
-        for text in replies:
+        for reply in replies:
             # Replies answer the patient's own text: quiet hours never hold them back.
-            twiml.message(to_sms_text(text), action=self._config.status_callback, method="POST")
+            text = to_sms_text(reply.sms)
+            twiml.message(text, action=self._config.status_callback, method="POST")
         return Response(str(twiml), media_type="application/xml")
 
     async def status(self, request: Request) -> Response:

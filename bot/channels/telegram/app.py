@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any
 
 from telegram import Update
@@ -16,17 +16,10 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest
 
-from bot.channels.telegram import (
-    edges,
-    on_callback,
-    on_command,
-    on_start,
-    on_text,
-    staff_broadcast,
-    staff_commands,
-)
+from bot.channels.telegram import edges, patient, staff_broadcast, staff_commands
 from bot.channels.telegram.deps import Deps
 from bot.channels.telegram.ratelimit import ClinicRateLimiter
+from bot.channels.telegram.staff_group import erase_ticket_posts
 
 __all__ = ["TelegramApp", "build_application", "file_url_for"]
 
@@ -41,25 +34,10 @@ def file_url_for(base_url: str) -> str:
     return f"{root}/file/{tail}" if tail == "bot" else f"{base_url.rstrip('/')}/file/bot"
 
 
-@dataclass(frozen=True)
-class _Command:
-    name: str
-    callback: Any
-
-
-_COMMANDS = (
-    _Command("help", on_command.help_command),
-    _Command("topics", on_command.topics_command),
-    _Command("reminders", on_command.reminders_command),
-    _Command("appointments", on_command.appointments_command),
-    _Command("human", on_command.human_command),
-    _Command("language", on_command.language_command),
-    _Command("stop", on_command.stop_command),
-    _Command("mydata", on_command.mydata_command),
-    _Command("forget", on_command.forget_command),
-    # Staff only (the role is checked on every call; others get the /help reply).
-    _Command("stats", staff_commands.stats_command),
-    _Command("close", staff_commands.close_command),
+# Staff only (the role is checked on every call; others get the /help reply).
+_STAFF_COMMANDS = (
+    ("stats", staff_commands.stats_command),
+    ("close", staff_commands.close_command),
 )
 
 
@@ -91,21 +69,29 @@ def build_application(
     application.add_handler(TypeHandler(Update, edges.gate), group=-1)
     application.add_handler(TypeHandler(Update, edges.settle), group=_LAST)
     staff_broadcast.register(application)  # before the patient handlers: it must match first
-    application.add_handler(CommandHandler("start", on_start.start, filters=private))
-    application.add_handler(CommandHandler("start", on_start.group_start, filters=~private))
-    for command in _COMMANDS:
-        application.add_handler(CommandHandler(command.name, command.callback, filters=private))
-    application.add_handler(CallbackQueryHandler(on_callback.button))
-    application.add_handler(MessageHandler(private & filters.CONTACT, on_start.contact))
-    application.add_handler(
-        MessageHandler(private & filters.TEXT & ~filters.COMMAND, on_text.text)
-    )
-    application.add_handler(MessageHandler(private & filters.COMMAND, on_command.help_command))
+    for name, callback in _STAFF_COMMANDS:
+        application.add_handler(CommandHandler(name, callback, filters=private))
+    application.add_handler(CommandHandler("start", patient.group_start, filters=~private))
+    # Everything else a patient sends or presses goes to the one inbound pipeline.
+    application.add_handler(CallbackQueryHandler(patient.button))
     application.add_handler(
         MessageHandler(
-            private & ~filters.TEXT & ~filters.StatusUpdate.ALL & filters.UpdateType.MESSAGE,
-            on_text.non_text,
+            private & ~filters.StatusUpdate.ALL & filters.UpdateType.MESSAGE, patient.message
         )
     )
     application.add_error_handler(edges.log_error)
+    content = deps.content
+
+    async def erase_posts(posts: Sequence[tuple[int, int, int]]) -> None:
+        erase = erase_ticket_posts(
+            application.bot, content, posts, alerts=deps.conversation.alerts
+        )
+        if application.running:
+            # Paced (the staff group takes about a message a second): in the background, so
+            # other patients' updates do not wait; the Application awaits it when it stops.
+            application.create_task(erase, name="erase-ticket-posts")
+        else:
+            await erase
+
+    deps.pipeline.erase_posts_with(erase_posts)
     return application

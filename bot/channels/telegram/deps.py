@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
@@ -21,6 +21,7 @@ from handlers.answer import Answerer
 from handlers.conversation import Conversation
 from handlers.messages import Channel, InboundMessage
 from handlers.onboarding import Onboarding
+from handlers.pipeline import Pipeline
 
 __all__ = [
     "CHANNEL",
@@ -48,6 +49,25 @@ class Deps:
     onboarding: Onboarding
     clock: Clock
     clinic_zone: str
+    # The one inbound pipeline; built from the fields above when not given (tests, benches).
+    pipeline: Pipeline = field(default=None)  # type: ignore[assignment]
+    secret: str | None = None  # signs the erase buttons (the bot's token)
+
+    def __post_init__(self) -> None:
+        old: Pipeline | None = self.pipeline
+        if old is None or old.conversation is not self.conversation:
+            # Built here, or rebuilt by dataclasses.replace with another conversation.
+            pipeline = Pipeline(
+                self.db,
+                self.conversation,
+                onboarding=self.onboarding,
+                clock=self.clock,
+                clinic_zone=self.clinic_zone,
+                secret=self.secret,
+            )
+            if old is not None and old.post_eraser is not None:
+                pipeline.erase_posts_with(old.post_eraser)
+            object.__setattr__(self, "pipeline", pipeline)
 
     @property
     def content(self) -> ContentStore:

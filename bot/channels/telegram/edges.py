@@ -1,10 +1,10 @@
 """Before any handler: drop duplicates and edits, keep groups quiet, track blocks; log errors.
 
 Every update id is recorded once (Telegram resends an update its webhook did not answer). A
-private text message, the busiest kind, is recorded by its handler inside the transaction that
-decides the reply (`claim`), so the record commits with the work and costs no transaction of
-its own; any other update is recorded here, before its handler runs. Should a text message's
-handler not claim it, `settle` records it after the handlers.
+patient's private message or button is recorded by the inbound pipeline inside the transaction
+that decides the reply (the handler calls `hand_over`), so the record commits with the work;
+any other update is recorded here, before its handler runs, or, for a private update a staff
+flow took instead, by `settle` after the handlers.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 
 from sqlalchemy import update as sql_update
-from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import ChatMember, ChatMemberUpdated, Update
 from telegram.constants import ChatType
 from telegram.ext import ApplicationHandlerStop, filters
@@ -23,12 +22,20 @@ from bot.channels.telegram.deps import CHANNEL, Context, Deps, deps, urn_of
 from bot.db.dedupe import first_delivery
 from bot.db.models import Address
 
-__all__ = ["claim", "first_time", "gate", "log_error", "mark_reachable", "settle"]
+__all__ = ["first_time", "gate", "hand_over", "log_error", "mark_reachable", "settle"]
 
 log = logging.getLogger(__name__)
 
-# The updates whose handler records the id in its own transaction (see on_text.text).
-_CLAIMED_BY_HANDLER = filters.ChatType.PRIVATE & filters.TEXT & ~filters.COMMAND
+# The updates the pipeline may record in its own transaction (see patient.message).
+_PRIVATE_MESSAGE = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
+
+
+def _private(update: Update) -> bool:
+    query = update.callback_query
+    if query is not None:
+        message = query.message
+        return message is not None and message.chat.type == ChatType.PRIVATE
+    return bool(_PRIVATE_MESSAGE.check_update(update))
 
 
 @dataclass
@@ -80,7 +87,7 @@ async def gate(update: Update, context: Context) -> None:
     if update.edited_message or update.edited_channel_post or update.channel_post:
         raise ApplicationHandlerStop  # an edit is not a new question: no second reply
     d = deps(context)
-    if _CLAIMED_BY_HANDLER.check_update(update):
+    if _private(update):
         _deferred.set(_Deferred(update.update_id))
     elif not await first_time(d, update.update_id):
         raise ApplicationHandlerStop
@@ -94,17 +101,15 @@ async def gate(update: Update, context: Context) -> None:
         raise ApplicationHandlerStop
 
 
-async def claim(session: AsyncSession, d: Deps, update: Update) -> bool:
-    """Record the update in the caller's transaction if the gate left it; False if seen before.
+def hand_over(update: Update) -> None:
+    """Leave recording the update to the pipeline, which does it in the reply's transaction.
 
-    The record commits or rolls back with the handler's work: a message whose transaction
+    The record commits or rolls back with the pipeline's work: a message whose transaction
     failed was not answered, so a resend of it is answered then.
     """
     pending = _deferred.get()
-    if pending is None or pending.update_id != update.update_id or pending.recorded:
-        return True  # the gate recorded it (or this handler runs for another update)
-    pending.recorded = True
-    return await first_delivery(session, CHANNEL, str(update.update_id), now=d.clock())
+    if pending is not None and pending.update_id == update.update_id:
+        pending.recorded = True
 
 
 async def settle(update: Update, context: Context) -> None:

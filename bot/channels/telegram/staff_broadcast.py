@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from telegram import Message, Update
 from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
-from bot.channels.telegram import on_command, on_text
+from bot.channels.telegram import patient
 from bot.channels.telegram.deps import Context, Deps, deps
 from bot.channels.telegram.replies import send_all
 from handlers.audience import Audience, AudienceError, parse_audience
@@ -103,7 +103,7 @@ async def broadcast_command(update: Update, context: Context) -> None:
     """Start a new announcement (staff only; to others the command does not exist)."""
     d = deps(context)
     if not await _is_staff(d, update):
-        await on_command.help_command(update, context)
+        await patient.message(update, context)
         return
     user_id, chat_id = _ids(update)
     _drafts(context)[user_id] = _Draft()
@@ -177,7 +177,7 @@ async def draft_text(update: Update, context: Context) -> None:
     message = update.effective_message
     if draft is None or message is None or not await _is_staff(d, update):
         _drafts(context).pop(user_id, None)
-        await on_text.text(update, context)
+        await patient.message(update, context)
         return
     typed = message.text or ""
     try:
@@ -310,7 +310,7 @@ async def broadcasts_command(update: Update, context: Context) -> None:
     """List recent and scheduled broadcasts, with Cancel for those not finished."""
     d = deps(context)
     if not await _is_staff(d, update):
-        await on_command.help_command(update, context)
+        await patient.message(update, context)
         return
     _, chat_id = _ids(update)
     async with d.db.session() as session:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from telegram import Update
 
 from bot.channels.telegram.deps import Context, deps
-from bot.channels.telegram.on_command import help_command
+from bot.channels.telegram.patient import message as help_command
 from bot.channels.telegram.staff_group import close_numbered, staff_group, stats_text
 from handlers.staff import staff_role
 

@@ -196,6 +196,7 @@ def build_runtime(
         onboarding=Onboarding(answerer.content, clinic_zone, settings.default_region),
         clock=options.clock,
         clinic_zone=clinic_zone,
+        secret=settings.telegram_bot_token.get_secret_value(),
     )
     application = build_application(
         settings.telegram_bot_token.get_secret_value(),
