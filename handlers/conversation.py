@@ -19,7 +19,7 @@ from bot.db.patients import (
 )
 from bot.db.session import Database
 from handlers.alerts import AlertSink, StaffDesk
-from handlers.answer import HUMAN_PAYLOAD, TOPIC_PREFIX, Answerer, Reply
+from handlers.answer import HUMAN_PAYLOAD, MORE_PREFIX, TOPIC_PREFIX, Answerer, Reply
 from handlers.handoff import HandOff, hand_off
 from handlers.messages import Channel, InboundMessage, OutboundMessage, ReplyKind
 from handlers.pain_score import PENDING_PREFIX as PAIN_PREFIX
@@ -210,6 +210,9 @@ class Conversation:
             found = self._answerer.topic(payload.removeprefix(TOPIC_PREFIX), lang)
             if found is not None:
                 return found
+        more = self._answerer.more(payload.removeprefix(MORE_PREFIX), lang)
+        if payload.startswith(MORE_PREFIX) and more is not None:
+            return more
         # A stale or forged button: say so gently instead of guessing.
         return self._system(ReplyKind.FALLBACK, lang)
 
