@@ -21,7 +21,7 @@ from content.store import (
 )
 from content.text import LANGUAGES
 from content.tips import check_tips
-from content.variables import UnknownVariableError, render, variables_in
+from content.variables import UnknownVariableError, problem_with, render, variables_in
 
 __all__ = [
     "MAX_SHORT_CHARS",
@@ -247,10 +247,9 @@ def _check_text(
 ) -> list[Problem]:
     problems = []
     for name, offset in variables_in(template):
-        try:
-            render(f"{{{{ {name} }}}}", clinic, lang)
-        except UnknownVariableError:
-            problems.append(Problem(path, line + offset, f"unknown variable {{{{ {name} }}}}"))
+        problem = problem_with(name, clinic, lang)
+        if problem is not None:
+            problems.append(Problem(path, line + offset, problem))
     for offset, text_line in enumerate(template.splitlines()):
         for match in _FORBIDDEN.finditer(text_line):
             problems.append(Problem(path, line + offset, f"forbidden claim {match.group(0)!r}"))
