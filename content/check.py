@@ -73,6 +73,17 @@ REQUIRED_TOPICS = (
     "selfcare.diet",
     "selfcare.meditation",
     "herbs",
+    "conditions.weight_loss",
+    "conditions.smoking",
+    "conditions.sleep",
+    "conditions.stress_anxiety",
+    "conditions.headache",
+    "conditions.neuropathy",
+    "visit.when_sick",
+    "aftercare.bruising",
+    "results.how_long_relief",
+    "billing.medicaid",
+    "billing.medicare",
 )
 REQUIRED_MESSAGES = (
     "disclaimer",
