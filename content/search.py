@@ -13,6 +13,7 @@ from rapidfuzz import process
 from rapidfuzz.distance import DamerauLevenshtein
 from wordfreq import get_frequency_dict
 
+from content.shorthand import expand
 from content.stopwords import STOPWORDS
 from content.store import Answer
 from content.text import fold, stem, tokens
@@ -28,6 +29,7 @@ RARE_FREQUENCY = 1e-7
 # How much each part of an answer counts towards the topic's profile.
 TITLE_WEIGHT, QUESTION_WEIGHT, KEYWORD_WEIGHT, BODY_WEIGHT = 2.0, 1.0, 2.0, 0.25
 EXAMPLE_SHARE = 0.6  # the rest comes from the whole-topic profile
+COVER_WEIGHT = 0.5  # how much a topic's share of the question's clinic words counts in ranking
 # Bigrams ("how_long", "is_that") carry intent but are mostly function words shared across
 # topics; at full weight they drown out the content words, so they count for half.
 BIGRAM_WEIGHT = 0.5
@@ -138,7 +140,7 @@ class FaqIndex:
         return _closest(word, self._choices) or word
 
     def _all_words(self, text: str) -> list[str]:
-        return [self._repair(w) for w in tokens(text[:MAX_QUERY_CHARS])]
+        return [self._repair(w) for w in expand(tokens(text[:MAX_QUERY_CHARS]), self.lang)]
 
     def _words(self, text: str) -> list[str]:
         return [w for w in self._all_words(text) if w not in self._stop]
@@ -176,15 +178,22 @@ class FaqIndex:
         for i, dot in dots.items():
             topic = self._examples[i][0]
             best_example[topic] = max(best_example.get(topic, 0.0), dot)
+        # The question's clinic words, by how rare they are across topics: a topic that lacks
+        # the rarest of them ("medication") loses to one that has it, however many function
+        # words ("do i need to change") the other shares.
+        weights = {s: self._idf[s] for s in content if s in self._idf}
+        total = sum(weights.values())
         scored = []
         for topic, example in best_example.items():
             profile = self._profiles[topic]
             profile_dot = sum(w * profile.get(t, 0.0) for t, w in query.items())
-            scored.append((EXAMPLE_SHARE * example + (1 - EXAMPLE_SHARE) * profile_dot, topic))
+            score = EXAMPLE_SHARE * example + (1 - EXAMPLE_SHARE) * profile_dot
+            covered = sum(w for s, w in weights.items() if s in profile) / total if total else 1.0
+            scored.append((score * (1 - COVER_WEIGHT + COVER_WEIGHT * covered), score, topic))
         scored.sort(reverse=True)
         matches = []
-        for rank, (score, topic) in enumerate(scored[:limit]):
-            following = scored[rank + 1][0] if rank + 1 < len(scored) else 0.0
+        for rank, (_, score, topic) in enumerate(scored[:limit]):
+            following = scored[rank + 1][1] if rank + 1 < len(scored) else 0.0
             profile = self._profiles[topic]
             anchor = max((self.keyness(s) for s in content if s in profile), default=-KEYNESS_CAP)
             matches.append(Match(topic, score, coverage, score - following, anchor))
@@ -220,7 +229,20 @@ ANCHOR_LEEWAY = 0.25
 MIN_DOMAIN_EVIDENCE = 0.9
 
 
+# A match that shares no clinic-specific word with the question ("quiero hablar con una
+# persona" and the practitioners' page share only "persona") needs a strong score; one that
+# shares a strongly clinic-specific word and clearly leads the next topic needs less.
+LOW_ANCHOR, STRONG_SCORE = 0.35, 0.55
+HIGH_ANCHOR, RELAXED_SCORE, CLEAR_MARGIN = 1.5, 0.22, 0.03
+
+
 def is_confident(match: Match) -> bool:
     """Say whether a match is good enough to answer with, rather than fall back."""
     evidence = match.coverage + ANCHOR_LEEWAY * match.anchor
-    return match.score >= MIN_SCORE and evidence >= MIN_DOMAIN_EVIDENCE
+    if evidence < MIN_DOMAIN_EVIDENCE:
+        return False
+    if match.anchor < LOW_ANCHOR:
+        return match.score >= STRONG_SCORE
+    if match.anchor >= HIGH_ANCHOR and match.margin >= CLEAR_MARGIN:
+        return match.score >= RELAXED_SCORE
+    return match.score >= MIN_SCORE
