@@ -29,6 +29,8 @@ RARE_FREQUENCY = 1e-7
 # How much each part of an answer counts towards the topic's profile.
 TITLE_WEIGHT, QUESTION_WEIGHT, KEYWORD_WEIGHT, BODY_WEIGHT = 2.0, 1.0, 2.0, 0.25
 EXAMPLE_SHARE = 0.6  # the rest comes from the whole-topic profile
+# Words shared with everyday talk still count a little towards a topic's share of the question.
+KEY_FLOOR = 0.2
 COVER_WEIGHT = 0.5  # how much a topic's share of the question's clinic words counts in ranking
 # Bigrams ("how_long", "is_that") carry intent but are mostly function words shared across
 # topics; at full weight they drown out the content words, so they count for half.
@@ -178,10 +180,12 @@ class FaqIndex:
         for i, dot in dots.items():
             topic = self._examples[i][0]
             best_example[topic] = max(best_example.get(topic, 0.0), dot)
-        # The question's clinic words, by how rare they are across topics: a topic that lacks
-        # the rarest of them ("medication") loses to one that has it, however many function
-        # words ("do i need to change") the other shares.
-        weights = {s: self._idf[s] for s in content if s in self._idf}
+        # The question's words, by how rare they are across topics and how clinic-specific: a
+        # topic that lacks the telling one ("medication") ranks below one that has it, however
+        # many common words ("do i need to change") the other shares.
+        weights = {
+            s: self._idf[s] * max(self.keyness(s), KEY_FLOOR) for s in content if s in self._idf
+        }
         total = sum(weights.values())
         scored = []
         for topic, example in best_example.items():
