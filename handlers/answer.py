@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import zlib
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -37,6 +38,19 @@ _THANKS = frozenset(
     "perfecto vale cool awesome got it".split()
 )
 _FILLER = frozenset("bot please pls por favor me i need necesito".split())
+# Where a second question starts: after a question mark, or at "and"/"y" (or "also", "plus")
+# followed by a question word. "how much is it and do you take insurance" is two questions.
+_QUESTION_WORDS = (
+    "how|what|whats|when|where|who|why|which|do|does|did|can|could|is|are|will|would|should|"
+    "r|u|any|cuanto|cuanta|cuantos|cuantas|como|que|cuando|donde|quien|hay|se|puedo|puede|es|"
+    "tienen|aceptan|cubre|sirve|duele"
+)
+_SECOND_QUESTION = re.compile(
+    rf"\?+\s+|\s(?:and also|and|also|plus|y tambien|y también|y|tambien|también)\s+"
+    rf"(?=(?:{_QUESTION_WORDS})\b)",
+    re.IGNORECASE,
+)
+MIN_QUESTION_WORDS = 2
 
 
 @dataclass(frozen=True)
@@ -130,12 +144,36 @@ class Answerer:
             message = self.content.message(str(kind), lang)
             return Reply(kind, lang, message.text, message.sms, score=1.0)
         matches = self._search(text[:MAX_FAQ_CHARS], lang)
+        two = self._two_questions(text[:MAX_FAQ_CHARS], lang)
+        if two is not None:
+            return two
         if matches and is_confident(matches[0]):
             best = matches[0]
             found = self.topic(best.topic, lang)
             if found is not None:
                 return replace(found, score=best.score)
         return self._fallback(matches, lang, misses, fold(text))
+
+    def _two_questions(self, text: str, lang: str) -> Reply | None:
+        """Answer the first of two questions in one message, and offer the second's topic."""
+        parts = _SECOND_QUESTION.split(text, maxsplit=1)
+        if len(parts) != 2 or any(len(part.split()) < MIN_QUESTION_WORDS for part in parts):
+            return None
+        first = self._search(parts[0], lang)
+        if not first or not is_confident(first[0]):
+            return None
+        reply = self.topic(first[0].topic, lang)
+        if reply is None:
+            return None
+        second = self._search(parts[1], lang)
+        if second and is_confident(second[0]) and second[0].topic != reply.topic:
+            found = self.content.answer(second[0].topic, lang)
+            if found is not None:
+                offer = QuickReply(found.title, TOPIC_PREFIX + found.id)
+                more, *rest = reply.options
+                rest = [option for option in rest if option.payload != offer.payload]
+                reply = replace(reply, options=(more, offer, *rest))
+        return replace(reply, score=first[0].score)
 
     def topic(self, topic: str, lang: str) -> Reply | None:
         """Return a topic's short answer, with "More", related topics and a human as options."""
