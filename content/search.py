@@ -22,6 +22,9 @@ __all__ = ["FaqIndex", "Match", "general_frequencies", "is_confident"]
 
 MAX_QUERY_CHARS = 1000
 MIN_TYPO_LENGTH = 4
+# A word of the answers is read as a typo of a close word they use TYPO_RATIO times as often.
+COMMON_COUNT, TYPO_RATIO = 10, 10
+MIN_KNOWN_TYPO_LENGTH = 7  # shorter rare words are more often real ones ("snore", "medito")
 # A word this common in everyday language is a real word, not a typo to repair.
 REAL_WORD_FREQUENCY = 1e-6
 # Floor for words too rare to be in the general word list (about Zipf 2).
@@ -95,6 +98,13 @@ class FaqIndex:
         answers = list(answers)
         words = [w for a in answers for text in _texts(a) for w in tokens(text)]
         self._known = set(words)
+        # A misspelling written once in an example ("acupunture") is repaired like a patient's,
+        # towards a word the answers use often; otherwise it would tie the typo to one topic.
+        self._counts = Counter(words)
+        self._keywords = {w for a in answers for k in a.keywords for w in tokens(k)}
+        self._common = tuple(
+            sorted(w for w, n in self._counts.items() if n >= COMMON_COUNT and len(w) >= 4)
+        )
         # Keyness is per stem, so "saturdays" counts as the answers' "saturday".
         counts = Counter(stem(w, lang) for w in words)
         total = sum(counts.values()) or 1
@@ -133,12 +143,19 @@ class FaqIndex:
 
     def _repair(self, word: str) -> str:
         if (
-            word in self._known
-            or len(word) < MIN_TYPO_LENGTH
+            len(word) < MIN_TYPO_LENGTH
             or not word.isalpha()
             or self._general.get(word, 0.0) >= REAL_WORD_FREQUENCY
         ):
             return word
+        if word in self._known:
+            # Keywords are synonyms the clinic chose ("medicade"), and everyday words are real.
+            if word in self._keywords or len(word) < MIN_KNOWN_TYPO_LENGTH:
+                return word
+            common = _closest(word, self._common)
+            if common is None or self._counts[common] < TYPO_RATIO * self._counts[word]:
+                return word
+            return common
         return _closest(word, self._choices) or word
 
     def _all_words(self, text: str) -> list[str]:
