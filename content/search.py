@@ -53,6 +53,7 @@ class Match:
     vocabulary. `margin` is the score lead over the next topic. `anchor` is the keyness of the
     most clinic-specific question word the topic shares: log10 of how much more often it
     appears in the answers than in everyday language ("acupuncture" high, "show" near 0).
+    Matches come ordered by `rank`; `score` decides whether one is confident.
     """
 
     topic: str
@@ -60,6 +61,7 @@ class Match:
     coverage: float
     margin: float = 0.0
     anchor: float = 0.0
+    rank: float = 0.0  # the score weighed by the share of the question's telling words
 
 
 def _normalise(
@@ -213,11 +215,11 @@ class FaqIndex:
             scored.append((score * (1 - COVER_WEIGHT + COVER_WEIGHT * covered), score, topic))
         scored.sort(reverse=True)
         matches = []
-        for rank, (_, score, topic) in enumerate(scored[:limit]):
-            following = scored[rank + 1][1] if rank + 1 < len(scored) else 0.0
+        for place, (rank, score, topic) in enumerate(scored[:limit]):
+            following = scored[place + 1][1] if place + 1 < len(scored) else 0.0
             profile = self._profiles[topic]
             anchor = max((self.keyness(s) for s in content if s in profile), default=-KEYNESS_CAP)
-            matches.append(Match(topic, score, coverage, score - following, anchor))
+            matches.append(Match(topic, score, coverage, score - following, anchor, rank))
         return matches
 
 

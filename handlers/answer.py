@@ -51,6 +51,7 @@ _SECOND_QUESTION = re.compile(
     re.IGNORECASE,
 )
 MIN_QUESTION_WORDS = 2
+NEAR_TIE = 0.03  # a runner-up this close to the best match is offered beside it
 
 
 @dataclass(frozen=True)
@@ -143,13 +144,17 @@ class Answerer:
         if kind is not None:
             message = self.content.message(str(kind), lang)
             return Reply(kind, lang, message.text, message.sms, score=1.0)
-        matches = self._search(text[:MAX_FAQ_CHARS], lang)
-        two = self._two_questions(text[:MAX_FAQ_CHARS], lang)
+        text = text[:MAX_FAQ_CHARS]
+        two = self._two_questions(text, lang)
         if two is not None:
             return two
+        matches = self._search(text, lang)
         if matches and is_confident(matches[0]):
             best = matches[0]
-            found = self.topic(best.topic, lang)
+            # A runner-up nearly as close is offered beside "More": a near miss is one tap away.
+            runner = next((m for m in matches[1:2] if is_confident(m)), None)
+            close = runner.topic if runner and best.score - runner.score < NEAR_TIE else None
+            found = self._offering(best.topic, close, lang)
             if found is not None:
                 return replace(found, score=best.score)
         return self._fallback(matches, lang, misses, fold(text))
@@ -162,18 +167,21 @@ class Answerer:
         first = self._search(parts[0], lang)
         if not first or not is_confident(first[0]):
             return None
-        reply = self.topic(first[0].topic, lang)
-        if reply is None:
-            return None
         second = self._search(parts[1], lang)
-        if second and is_confident(second[0]) and second[0].topic != reply.topic:
-            found = self.content.answer(second[0].topic, lang)
-            if found is not None:
-                offer = QuickReply(found.title, TOPIC_PREFIX + found.id)
-                more, *rest = reply.options
-                rest = [option for option in rest if option.payload != offer.payload]
-                reply = replace(reply, options=(more, offer, *rest))
-        return replace(reply, score=first[0].score)
+        other = second[0].topic if second and is_confident(second[0]) else None
+        reply = self._offering(first[0].topic, other, lang)
+        return replace(reply, score=first[0].score) if reply is not None else None
+
+    def _offering(self, topic: str, other: str | None, lang: str) -> Reply | None:
+        """Return a topic's short answer, offering another topic right after "More"."""
+        reply = self.topic(topic, lang)
+        found = self.content.answer(other, lang) if other and other != topic else None
+        if reply is None or found is None:
+            return reply
+        offer = QuickReply(found.title, TOPIC_PREFIX + found.id)
+        more, *rest = reply.options
+        rest = [option for option in rest if option.payload != offer.payload]
+        return replace(reply, options=(more, offer, *rest))
 
     def topic(self, topic: str, lang: str) -> Reply | None:
         """Return a topic's short answer, with "More", related topics and a human as options."""

@@ -128,3 +128,16 @@ def test_two_questions_answer_the_first_and_offer_the_second(answerer: Answerer)
         assert (reply.kind, reply.topic, reply.lang) == (ReplyKind.FAQ, "pricing", lang)
         payloads = [option.payload for option in reply.options]
         assert payloads[:2] == [f"{MORE_PREFIX}pricing", f"{TOPIC_PREFIX}billing.insurance"]
+
+
+def test_a_runner_up_nearly_as_close_is_offered_beside_more(answerer: Answerer) -> None:
+    found = 0
+    for text in (
+        "can i get acupuncture with a pacemaker",
+        "is electro acupuncture ok with my implant",
+    ):
+        reply = answerer.answer(text)
+        assert reply.kind is ReplyKind.FAQ and reply.options[0].payload.startswith(MORE_PREFIX)
+        found += f"{TOPIC_PREFIX}acupuncture.electro" in [o.payload for o in reply.options[1:2]]
+        found += f"{TOPIC_PREFIX}safety.pacemaker" in [o.payload for o in reply.options[1:2]]
+    assert found >= 1

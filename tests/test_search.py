@@ -75,9 +75,9 @@ def test_off_topic_questions_fall_back(text: str) -> None:
 def test_results_are_sorted_and_limited() -> None:
     matches = index("en").search("how long do the needles stay in", limit=3)
     assert 1 <= len(matches) <= 3
-    scores = [m.score for m in matches]
-    assert scores == sorted(scores, reverse=True)
-    assert all(0.0 <= m.score <= 1.0 + 1e-9 for m in matches)
+    ranks, scores = [m.rank for m in matches], [m.score for m in matches]
+    assert ranks == sorted(ranks, reverse=True)
+    assert all(0.0 <= m.rank <= m.score <= 1.0 + 1e-9 for m in matches)
     assert matches[0].margin == pytest.approx(scores[0] - scores[1]) if len(scores) > 1 else True
 
 
