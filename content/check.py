@@ -21,9 +21,15 @@ from content.store import (
 )
 from content.text import LANGUAGES
 from content.tips import check_tips
-from content.variables import UnknownVariableError, render, variables_in
+from content.variables import UnknownVariableError, problem_with, render, variables_in
 
-__all__ = ["REQUIRED_MESSAGES", "REQUIRED_TOPICS", "check_content", "load_content"]
+__all__ = [
+    "MAX_SHORT_CHARS",
+    "REQUIRED_MESSAGES",
+    "REQUIRED_TOPICS",
+    "check_content",
+    "load_content",
+]
 
 REQUIRED_TOPICS = (
     "acupuncture.what",
@@ -67,6 +73,17 @@ REQUIRED_TOPICS = (
     "selfcare.diet",
     "selfcare.meditation",
     "herbs",
+    "conditions.weight_loss",
+    "conditions.smoking",
+    "conditions.sleep",
+    "conditions.stress_anxiety",
+    "conditions.headache",
+    "conditions.neuropathy",
+    "visit.when_sick",
+    "aftercare.bruising",
+    "results.how_long_relief",
+    "billing.medicaid",
+    "billing.medicare",
 )
 REQUIRED_MESSAGES = (
     "disclaimer",
@@ -75,6 +92,11 @@ REQUIRED_MESSAGES = (
     "thanks",
     "fallback",
     "fallback_with_topics",
+    *(
+        f"fallback{v}"
+        for v in ("_2", "_3", "_with_topics_2", "_with_topics_3", "_human", "_human_2")
+    ),
+    "more",
     "non_text",
     "long_message",
     "human",
@@ -199,9 +221,10 @@ REQUIRED_MESSAGES = (
     ),
 )
 REQUIRED_CLINIC_FACTS = ("name", "phone", "timezone", "address", "hours", "booking_url")
-FIELDS = ("id", "lang", "title", "questions", "keywords", "related", "reviewed", "sms")
+FIELDS = ("id", "lang", "title", "questions", "keywords", "related", "reviewed", "sms", "short")
 MIN_QUESTIONS = 6
 MAX_SMS_SEGMENTS = 2
+MAX_SHORT_CHARS = 350  # the short form fits a phone screen with its title
 _ID = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$")
 # Claims the clinic has promised never to make (see docs/CONTENT.md).
 _FORBIDDEN = re.compile(
@@ -235,10 +258,9 @@ def _check_text(
 ) -> list[Problem]:
     problems = []
     for name, offset in variables_in(template):
-        try:
-            render(f"{{{{ {name} }}}}", clinic, lang)
-        except UnknownVariableError:
-            problems.append(Problem(path, line + offset, f"unknown variable {{{{ {name} }}}}"))
+        problem = problem_with(name, clinic, lang)
+        if problem is not None:
+            problems.append(Problem(path, line + offset, problem))
     for offset, text_line in enumerate(template.splitlines()):
         for match in _FORBIDDEN.finditer(text_line):
             problems.append(Problem(path, line + offset, f"forbidden claim {match.group(0)!r}"))
@@ -290,7 +312,7 @@ def _check_answer(file: AnswerFile, clinic: Mapping[str, Any]) -> list[Problem]:
                 f"id {topic!r} must be lower-case dotted and match the file name",
             )
         )
-    for key in ("title", "sms"):
+    for key in ("title", "sms", "short"):
         if not isinstance(meta[key], str) or not meta[key].strip():
             problems.append(Problem(path, file.line_of(key), f"{key} must be non-empty text"))
     for key in ("questions", "keywords", "related"):
@@ -315,8 +337,26 @@ def _check_answer(file: AnswerFile, clinic: Mapping[str, Any]) -> list[Problem]:
     problems += _check_text(path, file.line_of("title"), meta["title"], clinic, lang)
     problems += _check_text(path, file.line_of("sms"), meta["sms"], clinic, lang)
     problems += _check_text(path, file.body_line, file.body, clinic, lang)
+    problems += _check_text(path, file.line_of("short"), meta["short"], clinic, lang)
     problems += _check_sms(path, file.line_of("sms"), meta["sms"], clinic, lang)
+    problems += _check_short(path, file.line_of("short"), meta["short"], clinic, lang)
     return problems
+
+
+def _check_short(
+    path: Path, line: int, template: str, clinic: Mapping[str, Any], lang: str
+) -> list[Problem]:
+    try:
+        text = render(template, clinic, lang).strip()
+    except UnknownVariableError:
+        return []  # reported by _check_text
+    if len(text) > MAX_SHORT_CHARS:
+        return [
+            Problem(
+                path, line, f"short is {len(text)} characters; at most {MAX_SHORT_CHARS} allowed"
+            )
+        ]
+    return []
 
 
 def _check_messages(path: Path, raw: Any, clinic: Mapping[str, Any], lang: str) -> list[Problem]:

@@ -13,6 +13,7 @@ from rapidfuzz import process
 from rapidfuzz.distance import DamerauLevenshtein
 from wordfreq import get_frequency_dict
 
+from content.shorthand import expand
 from content.stopwords import STOPWORDS
 from content.store import Answer
 from content.text import fold, stem, tokens
@@ -21,6 +22,9 @@ __all__ = ["FaqIndex", "Match", "general_frequencies", "is_confident"]
 
 MAX_QUERY_CHARS = 1000
 MIN_TYPO_LENGTH = 4
+# A word of the answers is read as a typo of a close word they use TYPO_RATIO times as often.
+COMMON_COUNT, TYPO_RATIO = 10, 10
+MIN_KNOWN_TYPO_LENGTH = 7  # shorter rare words are more often real ones ("snore", "medito")
 # A word this common in everyday language is a real word, not a typo to repair.
 REAL_WORD_FREQUENCY = 1e-6
 # Floor for words too rare to be in the general word list (about Zipf 2).
@@ -28,6 +32,9 @@ RARE_FREQUENCY = 1e-7
 # How much each part of an answer counts towards the topic's profile.
 TITLE_WEIGHT, QUESTION_WEIGHT, KEYWORD_WEIGHT, BODY_WEIGHT = 2.0, 1.0, 2.0, 0.25
 EXAMPLE_SHARE = 0.6  # the rest comes from the whole-topic profile
+# Words shared with everyday talk still count a little towards a topic's share of the question.
+KEY_FLOOR = 0.2
+COVER_WEIGHT = 0.5  # how much a topic's share of the question's clinic words counts in ranking
 # Bigrams ("how_long", "is_that") carry intent but are mostly function words shared across
 # topics; at full weight they drown out the content words, so they count for half.
 BIGRAM_WEIGHT = 0.5
@@ -46,6 +53,7 @@ class Match:
     vocabulary. `margin` is the score lead over the next topic. `anchor` is the keyness of the
     most clinic-specific question word the topic shares: log10 of how much more often it
     appears in the answers than in everyday language ("acupuncture" high, "show" near 0).
+    Matches come ordered by `rank`; `score` decides whether one is confident.
     """
 
     topic: str
@@ -53,6 +61,7 @@ class Match:
     coverage: float
     margin: float = 0.0
     anchor: float = 0.0
+    rank: float = 0.0  # the score weighed by the share of the question's telling words
 
 
 def _normalise(
@@ -91,6 +100,13 @@ class FaqIndex:
         answers = list(answers)
         words = [w for a in answers for text in _texts(a) for w in tokens(text)]
         self._known = set(words)
+        # A misspelling written once in an example ("acupunture") is repaired like a patient's,
+        # towards a word the answers use often; otherwise it would tie the typo to one topic.
+        self._counts = Counter(words)
+        self._keywords = {w for a in answers for k in a.keywords for w in tokens(k)}
+        self._common = tuple(
+            sorted(w for w, n in self._counts.items() if n >= COMMON_COUNT and len(w) >= 4)
+        )
         # Keyness is per stem, so "saturdays" counts as the answers' "saturday".
         counts = Counter(stem(w, lang) for w in words)
         total = sum(counts.values()) or 1
@@ -129,16 +145,23 @@ class FaqIndex:
 
     def _repair(self, word: str) -> str:
         if (
-            word in self._known
-            or len(word) < MIN_TYPO_LENGTH
+            len(word) < MIN_TYPO_LENGTH
             or not word.isalpha()
             or self._general.get(word, 0.0) >= REAL_WORD_FREQUENCY
         ):
             return word
+        if word in self._known:
+            # Keywords are synonyms the clinic chose ("medicade"), and everyday words are real.
+            if word in self._keywords or len(word) < MIN_KNOWN_TYPO_LENGTH:
+                return word
+            common = _closest(word, self._common)
+            if common is None or self._counts[common] < TYPO_RATIO * self._counts[word]:
+                return word
+            return common
         return _closest(word, self._choices) or word
 
     def _all_words(self, text: str) -> list[str]:
-        return [self._repair(w) for w in tokens(text[:MAX_QUERY_CHARS])]
+        return [self._repair(w) for w in expand(tokens(text[:MAX_QUERY_CHARS]), self.lang)]
 
     def _words(self, text: str) -> list[str]:
         return [w for w in self._all_words(text) if w not in self._stop]
@@ -176,18 +199,27 @@ class FaqIndex:
         for i, dot in dots.items():
             topic = self._examples[i][0]
             best_example[topic] = max(best_example.get(topic, 0.0), dot)
+        # The question's words, by how rare they are across topics and how clinic-specific: a
+        # topic that lacks the telling one ("medication") ranks below one that has it, however
+        # many common words ("do i need to change") the other shares.
+        weights = {
+            s: self._idf[s] * max(self.keyness(s), KEY_FLOOR) for s in content if s in self._idf
+        }
+        total = sum(weights.values())
         scored = []
         for topic, example in best_example.items():
             profile = self._profiles[topic]
             profile_dot = sum(w * profile.get(t, 0.0) for t, w in query.items())
-            scored.append((EXAMPLE_SHARE * example + (1 - EXAMPLE_SHARE) * profile_dot, topic))
+            score = EXAMPLE_SHARE * example + (1 - EXAMPLE_SHARE) * profile_dot
+            covered = sum(w for s, w in weights.items() if s in profile) / total if total else 1.0
+            scored.append((score * (1 - COVER_WEIGHT + COVER_WEIGHT * covered), score, topic))
         scored.sort(reverse=True)
         matches = []
-        for rank, (score, topic) in enumerate(scored[:limit]):
-            following = scored[rank + 1][0] if rank + 1 < len(scored) else 0.0
+        for place, (rank, score, topic) in enumerate(scored[:limit]):
+            following = scored[place + 1][1] if place + 1 < len(scored) else 0.0
             profile = self._profiles[topic]
             anchor = max((self.keyness(s) for s in content if s in profile), default=-KEYNESS_CAP)
-            matches.append(Match(topic, score, coverage, score - following, anchor))
+            matches.append(Match(topic, score, coverage, score - following, anchor, rank))
         return matches
 
 
@@ -220,7 +252,20 @@ ANCHOR_LEEWAY = 0.25
 MIN_DOMAIN_EVIDENCE = 0.9
 
 
+# A match that shares no clinic-specific word with the question ("quiero hablar con una
+# persona" and the practitioners' page share only "persona") needs a strong score; one that
+# shares a strongly clinic-specific word and clearly leads the next topic needs less.
+LOW_ANCHOR, STRONG_SCORE = 0.35, 0.55
+HIGH_ANCHOR, RELAXED_SCORE, CLEAR_MARGIN = 1.5, 0.22, 0.03
+
+
 def is_confident(match: Match) -> bool:
     """Say whether a match is good enough to answer with, rather than fall back."""
     evidence = match.coverage + ANCHOR_LEEWAY * match.anchor
-    return match.score >= MIN_SCORE and evidence >= MIN_DOMAIN_EVIDENCE
+    if evidence < MIN_DOMAIN_EVIDENCE:
+        return False
+    if match.anchor < LOW_ANCHOR:
+        return match.score >= STRONG_SCORE
+    if match.anchor >= HIGH_ANCHOR and match.margin >= CLEAR_MARGIN:
+        return match.score >= RELAXED_SCORE
+    return match.score >= MIN_SCORE

@@ -64,6 +64,7 @@ class Answer:
     reviewed: date
     sms: str
     body: str
+    short: str = ""  # the first reply on chat apps: the direct answer and its safety line
 
 
 @dataclass(frozen=True)
@@ -157,6 +158,7 @@ def _answer(file: AnswerFile, clinic: Mapping[str, Any]) -> Answer:
         reviewed=reviewed if isinstance(reviewed, date) else date.min,
         sms=" ".join(render(str(meta["sms"]), clinic, lang).split()),
         body=render(file.body, clinic, lang),
+        short=render(str(meta.get("short", "")), clinic, lang).strip(),
     )
 
 

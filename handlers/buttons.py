@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from handlers import appointments, preferences, privacy, topics
-from handlers.answer import HUMAN_PAYLOAD, TOPIC_PREFIX
+from handlers.answer import HUMAN_PAYLOAD, MORE_PREFIX, TOPIC_PREFIX
 from handlers.messages import OutboundMessage, ReplyKind
 from handlers.onboarding import PREFIX as ONBOARDING
 from handlers.onboarding import REQUEST_CONTACT
@@ -25,7 +25,7 @@ MENU_PAYLOADS = {"menu:topics", "menu:reminders", "menu:appointments"}
 
 def answered_by_core(payload: str) -> bool:
     """Say whether a payload is a topic or a person, which the answering core takes."""
-    return payload == HUMAN_PAYLOAD or payload.startswith((TOPIC_PREFIX, "more:"))
+    return payload == HUMAN_PAYLOAD or payload.startswith((TOPIC_PREFIX, MORE_PREFIX))
 
 
 @dataclass(frozen=True)

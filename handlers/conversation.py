@@ -6,10 +6,11 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
-from bot.db.models import Address, Appointment, Patient
+from bot.db.models import Address, Appointment, MessageLog, Patient
 from bot.db.patients import (
     LogEntry,
     find_or_create_patient,
@@ -19,7 +20,15 @@ from bot.db.patients import (
 )
 from bot.db.session import Database
 from handlers.alerts import AlertSink, StaffDesk
-from handlers.answer import HUMAN_PAYLOAD, NOT_TRIAGED, TOPIC_PREFIX, Answerer, Reply, Triaged
+from handlers.answer import (
+    HUMAN_PAYLOAD,
+    MORE_PREFIX,
+    NOT_TRIAGED,
+    TOPIC_PREFIX,
+    Answerer,
+    Reply,
+    Triaged,
+)
 from handlers.handoff import HandOff, hand_off
 from handlers.messages import Channel, InboundMessage, OutboundMessage, ReplyKind
 from handlers.pain_score import PENDING_PREFIX as PAIN_PREFIX
@@ -29,7 +38,8 @@ __all__ = ["Conversation", "Turn"]
 
 log = logging.getLogger(__name__)
 
-PENDING_FOR = timedelta(days=3)  # after this, a number is no longer taken as the answer
+PENDING_FOR = timedelta(days=3)
+MISSES_LOOKED_AT = 3  # from the second miss in a row the fallback offers a person first  # after this, a number is no longer taken as the answer
 
 
 @dataclass(frozen=True)
@@ -110,7 +120,8 @@ class Conversation:
             )
         patient, address, created = found
         reachable_again(address)
-        reply = self._reply(message, lang or patient.language, flag)
+        misses = await _misses_in_a_row(session, patient.id) if message.text else 0
+        reply = self._reply(message, lang or patient.language, flag, misses)
         if reply.category is None:  # a red flag or a safety check is never swallowed
             reply = await self._pending_answer(session, patient, message, now) or reply
         handoff: HandOff | None = None
@@ -203,13 +214,15 @@ class Conversation:
             thanks.sms.replace("{score}", score_text),
         )
 
-    def _reply(self, message: InboundMessage, lang: str | None, flag: Triaged) -> Reply:
+    def _reply(
+        self, message: InboundMessage, lang: str | None, flag: Triaged, misses: int
+    ) -> Reply:
         answerer = self._answerer
         if message.payload is not None:
             return self._choice(message.payload, lang or "en")
         if message.text is None or not message.text.strip():
             return self._system(ReplyKind.NON_TEXT, lang or "en")
-        return answerer.answer(message.text, lang, flag)
+        return answerer.answer(message.text, lang, misses, flag=flag)
 
     def _choice(self, payload: str, lang: str) -> Reply:
         if payload == HUMAN_PAYLOAD:
@@ -218,12 +231,31 @@ class Conversation:
             found = self._answerer.topic(payload.removeprefix(TOPIC_PREFIX), lang)
             if found is not None:
                 return found
+        more = self._answerer.more(payload.removeprefix(MORE_PREFIX), lang)
+        if payload.startswith(MORE_PREFIX) and more is not None:
+            return more
         # A stale or forged button: say so gently instead of guessing.
         return self._system(ReplyKind.FALLBACK, lang)
 
     def _system(self, kind: ReplyKind, lang: str) -> Reply:
         message = self._answerer.content.message(str(kind), lang)
         return Reply(kind, lang, message.text, message.sms)
+
+
+async def _misses_in_a_row(session: AsyncSession, patient_id: int) -> int:
+    """Count the patient's latest replies that were "not sure", up to the last other one."""
+    kinds = await session.scalars(
+        select(MessageLog.kind)
+        .where(MessageLog.patient_id == patient_id, MessageLog.direction == "out")
+        .order_by(MessageLog.id.desc())
+        .limit(MISSES_LOOKED_AT)
+    )
+    misses = 0
+    for kind in kinds:
+        if kind != ReplyKind.FALLBACK:
+            break
+        misses += 1
+    return misses
 
 
 def _outbound(reply: Reply) -> OutboundMessage:

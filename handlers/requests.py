@@ -255,7 +255,7 @@ class Requests:
             .order_by(MessageLog.id.desc())
             .limit(1)
         )
-        full = self.answerer.topic(topic, visit.lang) if topic else None
+        full = self.answerer.more(topic, visit.lang) if topic else None
         if full is None:
             return [say(self.content, "more_nothing", visit.lang)]
         sms = to_sms_text(full.text)

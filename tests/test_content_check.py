@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bot.settings import DEFAULT_CONTENT_DIR
-from content.check import REQUIRED_TOPICS, check_content, load_content
+from content.check import MAX_SHORT_CHARS, REQUIRED_TOPICS, check_content, load_content
 from content.sms import count_segments, to_sms_text
 
 
@@ -127,3 +127,69 @@ def test_a_message_missing_in_one_language_is_reported(content: Path) -> None:
     path.write_text(text[:start] + "\n" + text[end:], encoding="utf-8")
     problems = _problems(content)
     assert f"{path}:1: message 'thanks' is in en.yaml only" in problems
+
+
+def test_every_answer_has_a_short_form_that_fits() -> None:
+    store = load_content(DEFAULT_CONTENT_DIR)
+    for answers in store.answers.values():
+        for answer in answers.values():
+            assert 0 < len(answer.short) <= MAX_SHORT_CHARS, answer.id
+            assert "{{" not in answer.short and "{%" not in answer.short
+
+
+def test_short_form_too_long_or_missing_is_reported(content: Path) -> None:
+    path = content / "answers" / "en" / "pricing.md"
+    _edit(path, "\nshort: >-\n", "\nshort: >-\n  " + "Long text. " * 40 + "\n")
+    line = path.read_text(encoding="utf-8").splitlines().index("short: >-") + 1
+    assert any(
+        f"pricing.md:{line}: short is " in p and f"at most {MAX_SHORT_CHARS}" in p
+        for p in _problems(content)
+    )
+    other = content / "answers" / "es" / "herbs.md"
+    text = other.read_text(encoding="utf-8")
+    start = text.index("\nshort: >-\n")
+    end = text.index("\n---\n", start)
+    other.write_text(text[:start] + text[end:], encoding="utf-8")
+    assert any("herbs.md:2: missing field 'short'" in p for p in _problems(content))
+
+
+def _medicare(directory: Path, lang: str) -> str:
+    answer = load_content(directory).answer("billing.medicare", lang)
+    assert answer is not None
+    return f"{answer.short}\n{answer.sms}\n{answer.body}"
+
+
+def test_medicare_answers_follow_the_supervising_physician_fact(content: Path) -> None:
+    # Licensed acupuncturists alone: Medicare cannot be billed, and the answers say so.
+    alone = {lang: _medicare(content, lang) for lang in ("en", "es")}
+    assert "can't bill Medicare" in alone["en"] and "no podemos facturar" in alone["es"].lower()
+    assert "we can bill Original Medicare" not in alone["en"]
+    _edit(
+        content / "clinic.yaml",
+        "medicare_supervising_physician: false",
+        "medicare_supervising_physician: true",
+    )
+    assert _problems(content) == []  # both versions fit the limits
+    supervised = {lang: _medicare(content, lang) for lang in ("en", "es")}
+    assert "we can bill Original Medicare" in supervised["en"]
+    assert "podemos facturar a Medicare Original" in supervised["es"]
+    assert "can't bill Medicare" not in supervised["en"]
+    for lang, word in (("en", "physician"), ("es", "médico")):  # who gives or supervises it
+        assert word in supervised[lang] and word in alone[lang]
+
+
+def test_a_condition_on_an_unknown_or_non_yes_no_fact_is_reported(content: Path) -> None:
+    path = content / "answers" / "en" / "pricing.md"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    extra = [
+        "{% if has_sauna %}We have a sauna.{% endif %}",
+        "{% if phone %}Call us.{% endif %}",
+        "{% else %}",
+    ]
+    path.write_text("\n".join([*lines, *extra]) + "\n", encoding="utf-8")
+    n = len(lines)
+    assert _problems(content) == [
+        f"{path}:{n + 1}: {{% if has_sauna %}} needs a yes/no fact (true or false) in clinic.yaml",
+        f"{path}:{n + 2}: {{% if phone %}} needs a yes/no fact (true or false) in clinic.yaml",
+        f"{path}:{n + 3}: a {{% ... %}} tag outside an {{% if fact %}}...{{% endif %}} section",
+    ]

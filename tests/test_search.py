@@ -75,9 +75,9 @@ def test_off_topic_questions_fall_back(text: str) -> None:
 def test_results_are_sorted_and_limited() -> None:
     matches = index("en").search("how long do the needles stay in", limit=3)
     assert 1 <= len(matches) <= 3
-    scores = [m.score for m in matches]
-    assert scores == sorted(scores, reverse=True)
-    assert all(0.0 <= m.score <= 1.0 + 1e-9 for m in matches)
+    ranks, scores = [m.rank for m in matches], [m.score for m in matches]
+    assert ranks == sorted(ranks, reverse=True)
+    assert all(0.0 <= m.rank <= m.score <= 1.0 + 1e-9 for m in matches)
     assert matches[0].margin == pytest.approx(scores[0] - scores[1]) if len(scores) > 1 else True
 
 
@@ -96,3 +96,29 @@ def test_match_needs_both_score_and_domain_evidence() -> None:
     assert is_confident(Match("pricing", 0.6, 1.0, 0.3, 1.0))
     assert not is_confident(Match("pricing", 0.1, 1.0, 0.1, 2.0))
     assert not is_confident(Match("pricing", 0.6, 0.5, 0.3, -0.5))
+
+
+def test_texting_shorthand_is_spelled_out() -> None:
+    assert index("en").terms("r u open 2day", bigrams=False) == ["open", "today"]
+    assert best("how many sesh").topic == "sessions.count"
+    assert best("how many sesh").topic == best("how many sessions").topic
+
+
+def test_a_misspelling_in_an_example_is_repaired_not_tied_to_its_topic() -> None:
+    # "acupunture" is written in an example question of one topic; it must still read as
+    # "acupuncture", or "does acupunture hurt" would go to that topic instead of the pain one.
+    assert index("en").terms("acupunture", bigrams=False) == index("en").terms(
+        "acupuncture", bigrams=False
+    )
+    match = best("does acupunture hurt")
+    assert match.topic == "acupuncture.pain" and is_confident(match)
+
+
+def test_the_telling_word_outranks_shared_common_words() -> None:
+    # "do i need to change" is what-to-wear phrasing; "medication" is what the question is about.
+    assert best("do i need to change my medication").topic == "medication"
+
+
+def test_a_weak_match_on_an_everyday_word_is_not_confident() -> None:
+    match = best("quiero hablar con una persona", "es")
+    assert not is_confident(match), match

@@ -1,0 +1,100 @@
+"""Texting shorthand patients use, spelled out before searching, per language (folded words)."""
+
+from __future__ import annotations
+
+__all__ = ["SHORTHAND", "expand"]
+
+# Only unambiguous forms: "r" is "are" in a text, but "dr" could be "drive" nowhere we look.
+_EN = {
+    "u": "you",
+    "ur": "your",
+    "r": "are",
+    "pls": "please",
+    "plz": "please",
+    "appt": "appointment",
+    "appts": "appointments",
+    "apt": "appointment",
+    "sesh": "session",
+    "seshs": "sessions",
+    "sess": "session",
+    "tmrw": "tomorrow",
+    "tmr": "tomorrow",
+    "tmrow": "tomorrow",
+    "2morrow": "tomorrow",
+    "2moro": "tomorrow",
+    "2day": "today",
+    "2nite": "tonight",
+    "tonite": "tonight",
+    "hrs": "hours",
+    "hr": "hour",
+    "mins": "minutes",
+    "min": "minutes",
+    "wk": "week",
+    "wks": "weeks",
+    "yr": "year",
+    "yrs": "years",
+    "dr": "doctor",
+    "drs": "doctors",
+    "doc": "doctor",
+    "meds": "medication",
+    "med": "medication",
+    "acu": "acupuncture",
+    "acupunc": "acupuncture",
+    "ppl": "people",
+    "bc": "because",
+    "cuz": "because",
+    "abt": "about",
+    "w": "with",
+    "wo": "without",
+    "thx": "thanks",
+    "ty": "thanks",
+    "wat": "what",
+    "wut": "what",
+    "wats": "whats",
+    "hw": "how",
+    "sum1": "someone",
+    "any1": "anyone",
+    "gf": "girlfriend",
+    "bf": "boyfriend",
+    "preg": "pregnant",
+    "prego": "pregnant",
+    "insur": "insurance",
+    "ins": "insurance",
+}
+_ES = {
+    "q": "que",
+    "k": "que",
+    "ke": "que",
+    "xq": "porque",
+    "pq": "porque",
+    "porq": "porque",
+    "tb": "tambien",
+    "tmb": "tambien",
+    "tambn": "tambien",
+    "x": "por",
+    "d": "de",
+    "xfa": "favor",
+    "porfa": "favor",
+    "pa": "para",
+    "dr": "doctor",
+    "dra": "doctora",
+    "doc": "doctor",
+    "hrs": "horas",
+    "hr": "hora",
+    "min": "minutos",
+    "mins": "minutos",
+    "acu": "acupuntura",
+    "sem": "semana",
+    "meds": "medicinas",
+    "msj": "mensaje",
+    "msjs": "mensajes",
+    "tqm": "gracias",
+}
+
+SHORTHAND: dict[str, dict[str, str]] = {"en": _EN, "es": _ES}
+
+
+def expand(words: list[str], lang: str) -> list[str]:
+    """Spell out texting shorthand in a list of folded words."""
+    table = SHORTHAND.get(lang, {})
+    return [table.get(word, word) for word in words]
