@@ -38,8 +38,8 @@ __all__ = ["Conversation", "Turn"]
 
 log = logging.getLogger(__name__)
 
-PENDING_FOR = timedelta(days=3)
-MISSES_LOOKED_AT = 3  # from the second miss in a row the fallback offers a person first  # after this, a number is no longer taken as the answer
+PENDING_FOR = timedelta(days=3)  # after this, a number is no longer taken as the answer
+MISSES_LOOKED_AT = 3  # from the second miss in a row the fallback offers a person first
 
 
 @dataclass(frozen=True)
