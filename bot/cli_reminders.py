@@ -13,6 +13,7 @@ from bot.cli_session import in_session
 from bot.clock import utc_now
 from bot.db.models import Address, Patient, TipCategory
 from handlers.preferences import DAYS
+from handlers.quiet_hours import QuietHours
 from handlers.reminder_commands import (
     ReminderChange,
     ReminderCommandError,
@@ -21,7 +22,6 @@ from handlers.reminder_commands import (
     parse_tips_command,
 )
 from scheduler.runtime import clinic_zone
-from scheduler.timing import QuietHours
 
 __all__ = ["reminders"]
 

@@ -32,14 +32,15 @@ from bot.db.models import Appointment, AppointmentStatus
 from bot.db.session import Database, connection_errors
 from bot.errors import ContentError
 from bot.settings import Settings
+from handlers.quiet_hours import QuietHours
 from scheduler.import_csv import parse_csv
 from scheduler.import_ics import parse_ics
 from scheduler.import_rows import AppointmentRow, ImportFileError, zone_named
 from scheduler.import_source import read_text
 from scheduler.import_store import Person, existing_appointments, new_ids, people_of
-from scheduler.planner import patient_zone, replan_visits
+from scheduler.planner import replan_visits
 from scheduler.rules import NudgeRule, load_nudge_rules
-from scheduler.timing import QuietHours
+from scheduler.timing import patient_zone
 
 __all__ = [
     "FORMATS",

@@ -16,10 +16,10 @@ from bot.settings import Settings
 from content.tips import load_tips
 from handlers.alerts import StaffDesk
 from handlers.broadcast_reports import BroadcastProgress
+from handlers.quiet_hours import QuietHours
 from scheduler.dispatch import Dispatcher
 from scheduler.rules import load_nudge_rules
 from scheduler.service import Scheduler
-from scheduler.timing import QuietHours
 
 __all__ = ["build_scheduler", "clinic_zone", "scheduler_running"]
 

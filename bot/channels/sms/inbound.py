@@ -24,6 +24,7 @@ from handlers.consent import opt_in, restore_after_stop, stop_everything
 from handlers.conversation import Conversation, Turn
 from handlers.messages import Channel, InboundMessage, ReplyKind
 from handlers.opt_out_words import OptOut, opt_out_request
+from handlers.quiet_hours import QuietHours
 from handlers.reminder_commands import (
     ReminderCommandError,
     apply_change,
@@ -32,7 +33,6 @@ from handlers.reminder_commands import (
 )
 from handlers.sms_keywords import Keyword, classify, keyword_language
 from handlers.triage import triage
-from scheduler.timing import QuietHours
 
 __all__ = ["CONSENT_QUESTION", "SmsInbound"]
 

@@ -38,7 +38,7 @@ async def text(update: Update, context: Context) -> None:
             if patient.pending_question == TIMEZONE_QUESTION:
                 patient.pending_question = patient.pending_since = None
                 if len(body.split()) == 1:
-                    replies = [set_timezone(d.content, patient, body, now=now)]
+                    replies = [await set_timezone(session, d.content, patient, body, now=now)]
             elif d.onboarding.step_of(patient) is not None:
                 remove_keyboard = d.onboarding.step_of(patient) is Step.CONTACT
                 replies = await d.onboarding.typed(session, patient, body, now=now)
