@@ -176,7 +176,7 @@ class Scheduler:
         Each patient's rows from now to the end of the planned window (at least the lookahead
         ahead, in case a plan() running meanwhile read their old settings) are made to match.
         """
-        now, zone, quiet, done = self._clock(), self._zone, self._quiet, 0
+        now, done = self._clock(), 0
         while True:
             async with self._db.session() as session, session.begin():
                 asked = await tip_replans(session, _REPLAN_BATCH)
