@@ -41,10 +41,11 @@ async def wanted_tips(
     *,
     clinic_zone: ZoneInfo,
     quiet: QuietHours,
-) -> list[PlannedDelivery]:
+) -> list[PlannedDelivery] | None:
     """Return the tips the patient's current settings want in [start, end), as planned rows.
 
-    Keys and times are the window planner's, so a row planned twice is one row.
+    Keys and times are the window planner's, so a row planned twice is one row. None when
+    no tip may go now (no consent, paused, gone): the send-time check records why per row.
     """
     patient = await session.get(Patient, patient_id, populate_existing=True)
     if (
@@ -57,7 +58,7 @@ async def wanted_tips(
             )
         )
     ):
-        return []
+        return None
     zone = patient_zone(patient.timezone, clinic_zone)
     rows = await session.execute(
         select(
@@ -98,15 +99,14 @@ async def replan_patient_tips(
 
     Pending rows the settings no longer want are cancelled ("replanned"), never sent; rows a
     previous replan cancelled that are wanted again come back; new times get new rows. Rows
-    already due within the grace stay only if still wanted. Returns how many rows changed.
+    already due within the grace stay only if still wanted. A patient who may not get tips now
+    keeps their rows for the send-time check. Returns how many rows changed.
     """
     start = now - TIP_GRACE
-    wanted = {
-        p.key: p
-        for p in await wanted_tips(
-            session, patient_id, start, end, clinic_zone=clinic_zone, quiet=quiet
-        )
-    }
+    plan = await wanted_tips(session, patient_id, start, end, clinic_zone=clinic_zone, quiet=quiet)
+    if plan is None:
+        return 0
+    wanted = {p.key: p for p in plan}
     rows = await session.execute(
         select(Delivery.id, Delivery.key, Delivery.status, Delivery.due_at).where(
             Delivery.patient_id == patient_id,

@@ -102,7 +102,7 @@ async def test_changing_back_restores_the_cancelled_rows_without_duplicates(
     ]
 
 
-async def test_pausing_cancels_planned_tips_and_a_new_zone_moves_them(
+async def test_a_new_zone_moves_planned_tips_and_a_pause_is_checked_when_sending(
     rig: Rig, answerer: Answerer
 ) -> None:
     rig.clock.now = datetime(2026, 5, 1, 15, 0, tzinfo=UTC)  # 08:00 PDT, 11:00 EDT
@@ -123,8 +123,13 @@ async def test_pausing_cancels_planned_tips_and_a_new_zone_moves_them(
         ("05-02 09:00", "pending", None),
     ]
     await _button(rig, ana, "rem:pause", answerer)
+    rig.clock.advance(hours=1, minutes=5)
     await rig.scheduler.tick()
-    assert [row for row in await _tips(rig.db, ana) if row[1] == "pending"] == []
+    assert [row for row in await _tips(rig.db, ana) if row[1] != "cancelled"] == [
+        ("05-01 09:00", "skipped", "paused"),
+        ("05-02 09:00", "pending", None),
+    ]
+    assert rig.telegram.sent == []
 
 
 @pytest.fixture

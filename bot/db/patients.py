@@ -106,7 +106,7 @@ async def set_consent(
     event = ConsentEvent(patient_id=patient_id, category=category, granted=granted, source=source)
     event.recorded_at = now
     session.add(event)
-    if category == ConsentCategory.TIPS:  # planned tips follow the consent at once
+    if category == ConsentCategory.TIPS and granted:  # tips start now, not a day later
         await request_tip_replan(session, patient_id, now)
 
 
