@@ -11,6 +11,7 @@ from bot.errors import ContentError
 from bot.settings import Settings
 from handlers.alerts import AlertSink, LogAlerts
 from handlers.answer import Answerer
+from handlers.clinic_zone import with_clinic_zone
 from handlers.conversation import Conversation
 
 __all__ = ["Services", "load_answerer", "open_services"]
@@ -32,9 +33,11 @@ class Services:
 def load_answerer(settings: Settings) -> Answerer:
     """Load the clinic's content and red-flag rules, or raise ContentError."""
     try:
-        return Answerer.from_directory(settings.content_dir)
+        answerer = Answerer.from_directory(settings.content_dir)
     except (ValueError, OSError) as exc:
         raise ContentError(f"content is not usable: {exc}") from None
+    answerer.content = with_clinic_zone(answerer.content, settings.clinic_timezone)
+    return answerer
 
 
 async def open_services(

@@ -23,9 +23,9 @@ from handlers.broadcasts import (
     preview,
     recent_broadcasts,
 )
+from handlers.clinic_zone import clinic_zone
 from handlers.ids import ROW_ID_MAX
 from handlers.tags import TagError, add_tag, list_tags, remove_tag
-from scheduler.runtime import clinic_zone
 
 __all__ = ["broadcast", "broadcasts", "tag"]
 
@@ -53,7 +53,7 @@ def _parse_at(text: str, services: Services) -> datetime:
     except ValueError:
         raise _fail(f"--at {text!r} is not an ISO time like 2026-12-24T09:00") from None
     if at.tzinfo is None:  # a wall-clock time at the clinic
-        at = at.replace(tzinfo=clinic_zone(services.settings, services))
+        at = at.replace(tzinfo=clinic_zone(services.conversation.answerer.content.clinic))
     if at < utc_now():
         raise _fail(f"--at {text} is in the past")
     return at

@@ -20,6 +20,7 @@ from handlers.appointment_replies import (
     pending_appointment,
     understand,
 )
+from handlers.clinic_zone import clinic_zone_name
 from handlers.consent import opt_in, restore_after_stop, stop_everything
 from handlers.conversation import Conversation, Turn
 from handlers.messages import Channel, InboundMessage, ReplyKind
@@ -108,7 +109,7 @@ class SmsInbound:
             if reply is not None:
                 await self._log(session, patient.id, message, reply, now)
                 if reply == TIPS_SUMMARY:
-                    zone = str(self._content.clinic["timezone"])
+                    zone = clinic_zone_name(self._content.clinic)
                     return [await describe(session, self._content, patient, lang, zone, now)]
                 if reply != "sms_appointment_reschedule" or asked_about is None:
                     return [self._content.message(reply, lang).sms]
