@@ -58,8 +58,7 @@ _COMMANDS = (
     _Command("mydata", on_command.mydata_command),
     _Command("forget", on_command.forget_command),
     # Staff only (the role is checked on every call; others get the /help reply).
-    _Command("stats", staff_commands.stats_command),
-    _Command("close", staff_commands.close_command),
+    *(_Command(name, staff_commands.staff_command) for name in staff_commands.CHAT_COMMANDS),
 )
 
 
