@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -26,8 +27,10 @@ from bot.db.models import StaffRole
 from content.store import ContentStore
 from handlers.messages import OutboundMessage
 from handlers.staff import staff_role
+from scheduler.rules import load_nudge_rules
 
 __all__ = [
+    "CLI_ACTOR",
     "COMMANDS",
     "Arg",
     "PatientNotice",
@@ -38,6 +41,7 @@ __all__ = [
     "StaffResult",
     "actor_role",
     "command",
+    "confirm_rules_in",
     "parse_words",
     "run_staff_command",
 ]
@@ -140,6 +144,15 @@ def command(
     return register
 
 
+def confirm_rules_in(path: Path) -> tuple[str, ...]:
+    """Return the ids of the nudge rules in `path` that ask the patient to confirm (stats)."""
+    try:
+        rules = load_nudge_rules(path)
+    except (ValueError, OSError):
+        return ()  # the scheduler reports broken rules; stats then show no confirmations
+    return tuple(rule.id for rule in rules if rule.ask == "confirm")
+
+
 def _allows(role: StaffRole, needed: StaffRole) -> bool:
     return role == StaffRole.ADMIN or needed == StaffRole.STAFF
 
@@ -215,7 +228,8 @@ async def run_staff_command(
     try:
         values = _parsed(declared, args)
         call = StaffCall(session, values, actor, actor_name or actor, role, now, env)
-        return await declared.run(call)
+        async with session.begin_nested():  # a refusal half-way leaves nothing behind
+            return await declared.run(call)
     except StaffError as error:
         return StaffResult(str(error), exit_code=error.exit_code)
     except _actions.USER_ERRORS as error:

@@ -29,10 +29,15 @@ from content.store import ContentStore
 from handlers.messages import OutboundMessage, ReplyKind
 from handlers.staff import audit, staff_role
 from handlers.staff_alerts import StaffAlerts
-from handlers.staff_commands import COMMANDS, StaffEnv, parse_words, run_staff_command
+from handlers.staff_commands import (
+    COMMANDS,
+    StaffEnv,
+    confirm_rules_in,
+    parse_words,
+    run_staff_command,
+)
 from handlers.tickets import reply_address
 from handlers.wording import fill
-from scheduler.rules import load_nudge_rules
 
 if TYPE_CHECKING:
     from bot.channels.telegram.app import TelegramApp
@@ -288,11 +293,7 @@ def connect_staff_group(
 
 def confirm_rules(settings: Settings) -> tuple[str, ...]:
     """Return the ids of the nudge rules that ask the patient to confirm (for /stats)."""
-    try:
-        rules = load_nudge_rules(settings.content_dir / "nudges.yaml")
-    except (ValueError, OSError):
-        return ()  # the scheduler reports broken rules; stats then show no confirmations
-    return tuple(rule.id for rule in rules if rule.ask == "confirm")
+    return confirm_rules_in(settings.content_dir / "nudges.yaml")
 
 
 def start_staff_group(runtime: TelegramRuntime, settings: Settings, state: Any) -> None:
