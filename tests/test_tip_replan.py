@@ -23,6 +23,7 @@ from handlers.answer import Answerer
 from handlers.reminder_commands import ReminderChange, apply_change
 from tests.conftest import FakeClock
 from tests.sms_support import payload, post_signed, running_sms_app
+from tests.telegram_fake import Harness
 from tests.test_scheduler import LA, Rig, _patient, _rig
 
 _sid = count()
@@ -177,3 +178,34 @@ async def test_an_sms_patient_who_sets_tips_for_later_today_gets_them_today(
         ("05-02 09:00", "cancelled", "replanned")
     ] * 3
     assert [row for row in tips if row[1] == "pending"] == [("05-02 15:30", "pending", None)] * 3
+
+
+async def test_over_telegram_a_new_time_from_the_buttons_replaces_the_old_one(
+    db: Database, answerer: Answerer, clock: FakeClock
+) -> None:
+    clock.now = datetime(2026, 5, 1, 14, 0, tzinfo=UTC)  # Fri 07:00 PDT
+    rig = _rig(db, clock, answerer)
+    async with Harness.running(db, answerer, clock) as tg:
+        await tg.send("command_start")
+        for data in (
+            "ob:language:en",
+            "ob:consent_appointments:yes",
+            "ob:consent_tips:yes",
+            "ob:consent_announcements:yes",
+            "ob:tips:diet",
+            "ob:tips:done",
+            "ob:time:morning",  # 09:00
+            "ob:timezone:keep",
+        ):
+            await tg.press(data)
+        await rig.scheduler.tick()
+        assert {row[0] for row in await _tips(db) if row[1] == "pending"} == {"05-01 09:00"}
+        clock.advance(minutes=30)
+        await tg.press("rem:time:evening")  # 18:00
+    for _ in range(2 * 24):  # a tick every 30 minutes, through the whole day
+        await rig.scheduler.tick()
+        clock.advance(minutes=30)
+    tips = await _tips(db)
+    assert [row[0] for row in tips if row[1] == "sent"] == ["05-01 18:00"]  # not 09:00 as well
+    assert ("05-01 09:00", "cancelled", "replanned") in tips
+    assert len(rig.telegram.sent) == 1
