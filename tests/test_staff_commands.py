@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from itertools import count
 
 import pytest
 from sqlalchemy import func, select
@@ -21,7 +22,16 @@ from handlers.staff_commands import (
     run_staff_command,
 )
 from handlers.tickets import open_ticket
+from tests.conftest import FakeClock
 from tests.scheduler_support import LA
+from tests.staff_support import (
+    PATIENT_CHAT,
+    STRANGER,
+    group_update,
+    make_staff,
+    staff_harness,
+    to_group,
+)
 
 NOW = datetime(2026, 5, 1, 16, 0, tzinfo=UTC)
 
@@ -97,3 +107,28 @@ async def test_a_refusal_is_one_line_and_changes_nothing(db: Database, env: Staf
     assert ok.text == "tagged"
     async with db.session() as session:
         assert await session.scalar(select(func.count()).select_from(PatientTag)) == 1
+
+
+async def test_the_staff_group_and_private_chats_run_the_declared_commands(
+    db: Database, answerer: Answerer, clock: FakeClock
+) -> None:
+    ids = count(700_000_000)
+    async with staff_harness(db, answerer, clock) as (harness, _):
+        async with db.session() as session, session.begin():
+            await find_or_create_patient(session, "tel:+15035550111", now=clock())
+        await harness.process(group_update(next(ids), "/tag_add tel:+15035550111 knee"))
+        await harness.process(group_update(next(ids), "/tag_list"))
+        await harness.process(group_update(next(ids), "/staff_add 7003"))  # needs admin
+        await harness.process(group_update(next(ids), "/tag_list", user_id=STRANGER))
+        group = to_group(harness)
+        assert group[0] == "tagged" and group[1].endswith(": knee")
+        assert group[2] == "staff_add needs the admin role"
+        assert len(group) == 3  # a stranger is ignored
+        before = await harness.send("command_start", text="/tag_list")  # not staff yet
+        await make_staff(db, clock, user_id=PATIENT_CHAT)
+        after = await harness.send("command_start", text="/tag_list")
+    assert ": knee" not in before[0].text  # to patients the command does not exist
+    assert after[0].text.endswith(": knee")
+    async with db.session() as session:
+        actions = list(await session.scalars(select(AuditEntry.action)))
+    assert any(action.startswith("tag") for action in actions)
