@@ -53,7 +53,8 @@ from bot.db.models import (  # noqa: E402
 from bot.db.session import Database  # noqa: E402
 from bot.settings import DEFAULT_CONTENT_DIR  # noqa: E402
 from handlers.messages import OutboundMessage  # noqa: E402
-from scheduler.timing import QuietHours, occurrences, parse_hhmm  # noqa: E402
+from handlers.quiet_hours import QuietHours  # noqa: E402
+from scheduler.timing import occurrences, parse_hhmm  # noqa: E402
 
 PG_ADMIN_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 CLINIC_ZONE = ZoneInfo("America/Los_Angeles")

@@ -9,15 +9,15 @@ from bot.db.migrate import upgrade
 from bot.db.session import Database
 from bot.errors import ContentError
 from bot.settings import Settings
-from content.store import ContentStore
 from handlers.alerts import AlertSink, LogAlerts
 from handlers.answer import Answerer
+from handlers.clinic_zone import clinic_zone_name, with_clinic_zone
 from handlers.conversation import Conversation
 from handlers.onboarding import Onboarding
 from handlers.pipeline import Pipeline
-from scheduler.timing import QuietHours
+from handlers.quiet_hours import QuietHours
 
-__all__ = ["Services", "build_pipeline", "clinic_zone_of", "load_answerer", "open_services"]
+__all__ = ["Services", "build_pipeline", "load_answerer", "open_services"]
 
 
 @dataclass
@@ -33,11 +33,6 @@ class Services:
         await self.db.close()
 
 
-def clinic_zone_of(settings: Settings, content: ContentStore) -> str:
-    """Return the clinic's time zone: CLINIC_TIMEZONE, else clinic.yaml's, else UTC."""
-    return settings.clinic_timezone or str(content.clinic.get("timezone", "UTC"))
-
-
 def build_pipeline(
     services: Services,
     *,
@@ -48,7 +43,7 @@ def build_pipeline(
     """Return the inbound pipeline a channel hands its messages to."""
     settings, conversation = services.settings, services.conversation
     content = conversation.answerer.content
-    zone = clinic_zone_of(settings, content)
+    zone = clinic_zone_name(content.clinic, settings.clinic_timezone)
     return Pipeline(
         services.db,
         conversation,
@@ -63,9 +58,11 @@ def build_pipeline(
 def load_answerer(settings: Settings) -> Answerer:
     """Load the clinic's content and red-flag rules, or raise ContentError."""
     try:
-        return Answerer.from_directory(settings.content_dir)
+        answerer = Answerer.from_directory(settings.content_dir)
     except (ValueError, OSError) as exc:
         raise ContentError(f"content is not usable: {exc}") from None
+    answerer.content = with_clinic_zone(answerer.content, settings.clinic_timezone)
+    return answerer
 
 
 async def open_services(

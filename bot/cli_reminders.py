@@ -12,7 +12,9 @@ from bot.app import Services
 from bot.cli_session import in_session
 from bot.clock import utc_now
 from bot.db.models import Address, Patient, TipCategory
+from handlers.clinic_zone import clinic_zone_name
 from handlers.preferences import DAYS
+from handlers.quiet_hours import QuietHours
 from handlers.reminder_commands import (
     ReminderChange,
     ReminderCommandError,
@@ -20,8 +22,6 @@ from handlers.reminder_commands import (
     describe,
     parse_tips_command,
 )
-from scheduler.runtime import clinic_zone
-from scheduler.timing import QuietHours
 
 __all__ = ["reminders"]
 
@@ -54,7 +54,7 @@ def reminders_show(ctx: click.Context, urn: str) -> None:
 
     async def work(services: Services, session: AsyncSession) -> str:
         patient = await _patient(session, urn)
-        zone = str(clinic_zone(ctx.obj, services))
+        zone = clinic_zone_name(services.conversation.answerer.content.clinic)
         content = services.conversation.answerer.content
         return await describe(session, content, patient, "en", zone, utc_now())
 
@@ -122,7 +122,7 @@ def reminders_set(
             record_consent=record_consent,
         )
         content = services.conversation.answerer.content
-        zone_name = str(clinic_zone(ctx.obj, services))
+        zone_name = clinic_zone_name(services.conversation.answerer.content.clinic)
         return await describe(session, content, patient, "en", zone_name, now)
 
     click.echo(in_session(ctx, work))

@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TypeVar
 
 import click
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.app import Services, open_services
+from bot.clock import utc_now
+from bot.db.models import StaffRole
 from bot.settings import Settings
+from handlers.clinic_zone import clinic_zone
+from handlers.staff_commands import (
+    CLI_ACTOR,
+    StaffEnv,
+    StaffResult,
+    confirm_rules_in,
+    run_staff_command,
+)
 
-__all__ = ["in_session"]
+__all__ = ["in_session", "staff_command"]
 
 T = TypeVar("T")
 
@@ -30,3 +40,26 @@ def in_session(ctx: click.Context, work: Callable[[Services, AsyncSession], Awai
             await services.close()
 
     return asyncio.run(go())
+
+
+def staff_command(ctx: click.Context, name: str, args: Mapping[str, str | None]) -> StaffResult:
+    """Run a declared staff command as the operator ("cli", admin); exit with its code on a
+    refusal, after one line on stderr."""
+    settings: Settings = ctx.obj
+
+    async def work(services: Services, session: AsyncSession) -> StaffResult:
+        content = services.conversation.answerer.content
+        env = StaffEnv(
+            content,
+            clinic_zone(content.clinic),
+            confirm_rules_in(settings.content_dir / "nudges.yaml"),
+        )
+        return await run_staff_command(
+            session, name, args, actor=CLI_ACTOR, role=StaffRole.ADMIN, env=env, now=utc_now()
+        )
+
+    result = in_session(ctx, work)
+    if not result.ok:
+        click.echo(f"clinicbot: {result.text}", err=True)
+        raise click.exceptions.Exit(result.exit_code)
+    return result

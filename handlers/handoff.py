@@ -13,6 +13,7 @@ from content.store import ContentStore
 from content.text import fold
 from handlers.answer import HUMAN_PAYLOAD, Reply
 from handlers.appointments import describe_when
+from handlers.clinic_zone import clinic_zone_name
 from handlers.messages import Channel, InboundMessage, ReplyKind
 from handlers.preferences import zone_of
 from handlers.tickets import open_ticket, open_ticket_of
@@ -49,7 +50,7 @@ def _opened_reply(
     if hours is not None and not hours.is_open(now):
         opens = hours.next_opening(now)
         if opens is not None:
-            zone = zone_of(patient, str(content.clinic["timezone"]))
+            zone = zone_of(patient, clinic_zone_name(content.clinic))
             when = describe_when(opens, zone, lang)
             later = content.message("ticket_after_hours", lang)
             text = f"{text}\n\n{fill(later.text, {'when': when})}"

@@ -20,6 +20,7 @@ from handlers.messages import OutboundMessage, QuickReply
 from handlers.preferences import (
     LANGUAGE_NAMES,
     TIMES,
+    change_zone,
     known_zone,
     preferences_of,
     set_time,
@@ -150,7 +151,9 @@ class Onboarding:
             )
         elif step is Step.TIPS and value in set(TipCategory):
             row = (await preferences_of(session, patient.id, now=now))[TipCategory(value)]
-            row.enabled, row.updated_at = not row.enabled, now
+            await set_tip(
+                session, patient.id, TipCategory(value), enabled=not row.enabled, now=now
+            )
             return [await self.prompt(session, patient, now=now)]
         elif step is Step.TIME and value in TIMES:
             await set_time(session, patient.id, TIMES[value], now)
@@ -172,7 +175,7 @@ class Onboarding:
             zone = known_zone(words[0])
             if zone is None:
                 return [say(self.content, "timezone_unknown", lang, zone=words[0][:64])]
-            patient.timezone = zone
+            await change_zone(session, patient, zone, now)
             return await self._advance(session, patient, now=now)
         skip = {
             self.content.message("option_skip", code).text.casefold() for code in LANGUAGE_NAMES

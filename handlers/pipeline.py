@@ -48,12 +48,12 @@ from handlers.messages import InboundMessage, OutboundMessage, ReplyKind
 from handlers.onboarding import Onboarding, Step
 from handlers.preferences import set_timezone
 from handlers.privacy import forget_key
+from handlers.quiet_hours import QuietHours
 from handlers.reminder_commands import ReminderCommandError, apply_change, parse_tips_command
 from handlers.requests import CONSENT_QUESTION, Requests
 from handlers.triage import Category, triage
 from handlers.visit import Visit
 from handlers.wording import say
-from scheduler.timing import QuietHours
 
 __all__ = ["Pipeline", "PostEraser"]
 
@@ -189,7 +189,9 @@ class Pipeline:
         if patient.pending_question == TIMEZONE_QUESTION:
             patient.pending_question = patient.pending_since = None
             if len(visit.text.split()) == 1:
-                return [set_timezone(self.content, patient, visit.text, now=now)]
+                return [
+                    await set_timezone(visit.session, self.content, patient, visit.text, now=now)
+                ]
         onboarding = self.requests.onboarding
         step = onboarding.step_of(patient)
         if step is not None:

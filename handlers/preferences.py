@@ -15,6 +15,7 @@ from content.store import ContentStore
 from handlers.consent import stop_everything
 from handlers.messages import OutboundMessage, QuickReply
 from handlers.wording import option, say
+from scheduler.state import request_tip_replan
 
 __all__ = [
     "DAYS",
@@ -22,6 +23,7 @@ __all__ = [
     "PREFIX",
     "TIMES",
     "apply",
+    "change_zone",
     "known_zone",
     "language_options",
     "preferences_of",
@@ -119,18 +121,21 @@ async def set_tip(
     """Switch one tip category on or off."""
     row = (await preferences_of(session, patient_id, now=now))[category]
     row.enabled, row.updated_at = enabled, now
+    await request_tip_replan(session, patient_id, now)
 
 
 async def set_time(session: AsyncSession, patient_id: int, local_time: str, now: datetime) -> None:
     """Set the local time (HH:MM) every tip category is sent at."""
     for row in (await preferences_of(session, patient_id, now=now)).values():
         row.local_time, row.updated_at = local_time, now
+    await request_tip_replan(session, patient_id, now)
 
 
 async def set_days(session: AsyncSession, patient_id: int, weekdays: int, now: datetime) -> None:
     """Set the weekdays bitmask every tip category is sent on."""
     for row in (await preferences_of(session, patient_id, now=now)).values():
         row.weekdays, row.updated_at = weekdays, now
+    await request_tip_replan(session, patient_id, now)
 
 
 async def summary(
@@ -185,7 +190,7 @@ async def apply(
     if action == "tip" and value in set(TipCategory):
         category = TipCategory(value)
         row = (await preferences_of(session, patient.id, now=now))[category]
-        row.enabled, row.updated_at = not row.enabled, now
+        await set_tip(session, patient.id, category, enabled=not row.enabled, now=now)
         if row.enabled:  # choosing a tip is agreeing to tips
             await set_consent(
                 session,
@@ -201,6 +206,7 @@ async def apply(
         await set_days(session, patient.id, DAYS[value], now)
     elif action in {"pause", "resume"} and not value:
         patient.reminders_paused, patient.updated_at = action == "pause", now
+        await request_tip_replan(session, patient.id, now)
     elif action == "zone" and not value:
         patient.pending_question, patient.pending_since = "timezone", now
         return say(content, "timezone_prompt", lang)
@@ -209,15 +215,21 @@ async def apply(
     return await summary(session, content, patient, clinic_zone=clinic_zone, now=now)
 
 
-def set_timezone(
-    content: ContentStore, patient: Patient, text: str, *, now: datetime
+async def change_zone(session: AsyncSession, patient: Patient, zone: str, now: datetime) -> None:
+    """Set the patient's (known) time zone; their planned tips move with it."""
+    patient.timezone, patient.updated_at = zone, now
+    await request_tip_replan(session, patient.id, now)
+
+
+async def set_timezone(
+    session: AsyncSession, content: ContentStore, patient: Patient, text: str, *, now: datetime
 ) -> OutboundMessage:
     """Set the patient's time zone from typed text; an unknown zone changes nothing."""
     lang = patient.language or "en"
     zone = known_zone(text)
     if zone is None:
         return say(content, "timezone_unknown", lang, zone=text.strip()[:64])
-    patient.timezone, patient.updated_at = zone, now
+    await change_zone(session, patient, zone, now)
     return say(content, "timezone_set", lang, zone=zone)
 
 

@@ -1,10 +1,15 @@
-"""Quiet hours: when an automated message may go out in the patient's own time zone."""
+"""Quiet hours: when an automated message may go out in the patient's own time zone.
+
+The one home of quiet hours: the window test, the instant arithmetic across DST, and the
+choices the scheduler and senders make with them (`QuietHours`).
+"""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time, timedelta, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from zoneinfo import ZoneInfo
 
-__all__ = ["is_quiet", "next_allowed_time"]
+__all__ = ["QuietHours", "is_quiet", "next_allowed_time"]
 
 _DAY = 86400.0
 _SCAN_STEP = timedelta(hours=1)
@@ -72,3 +77,45 @@ def next_allowed_time(now: datetime, tz: tzinfo, start: time, end: time) -> date
             return reaches_end
         moment = transition
     raise ValueError("quiet hours never end in this time zone")  # pragma: no cover
+
+
+def _local_instant(day: date, at: time, zone: ZoneInfo) -> datetime:
+    return datetime.combine(day, at, tzinfo=zone).astimezone(UTC)
+
+
+class QuietHours:
+    """Night hours (default 21:00-08:00 local) when no automated message goes out.
+
+    Built once from the QUIET_HOURS_START/END settings; an empty window (start == end) is off.
+    """
+
+    def __init__(self, start: time = time(21), end: time = time(8)) -> None:
+        self.start, self.end = start, end
+
+    def is_quiet(self, instant: datetime, zone: ZoneInfo) -> bool:
+        """Say whether an instant falls in quiet hours in the given zone."""
+        return is_quiet(instant.astimezone(zone).time(), self.start, self.end)
+
+    def next_allowed(self, instant: datetime, zone: ZoneInfo) -> datetime:
+        """Return the instant itself if allowed, else the end of this quiet period."""
+        return next_allowed_time(instant, zone, self.start, self.end)
+
+    def last_allowed_before(self, instant: datetime, zone: ZoneInfo) -> datetime:
+        """Return the instant if allowed, else the last allowed minute before quiet began."""
+        if not self.is_quiet(instant, zone):
+            return instant
+        local = instant.astimezone(zone)
+        day = local.date() if local.time() >= self.start else local.date() - timedelta(days=1)
+        return _local_instant(day, self.start, zone) - timedelta(minutes=1)
+
+    def nearest_allowed_before(
+        self, instant: datetime, deadline: datetime, zone: ZoneInfo
+    ) -> datetime | None:
+        """Move a quiet-hours instant to the nearest allowed time before `deadline`, or None."""
+        if not self.is_quiet(instant, zone):
+            return instant if instant < deadline else None
+        later, earlier = self.next_allowed(instant, zone), self.last_allowed_before(instant, zone)
+        candidates = [t for t in (later, earlier) if t < deadline]
+        if not candidates:
+            return None
+        return min(candidates, key=lambda t: abs(t - instant))

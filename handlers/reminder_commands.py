@@ -12,9 +12,19 @@ from bot.db.models import ConsentCategory, Patient, TipCategory
 from bot.db.patients import consents_of, set_consent
 from content.store import ContentStore
 from content.text import fold
-from handlers.preferences import DAYS, known_zone, preferences_of, set_days, set_time, set_tip
+from handlers.preferences import (
+    DAYS,
+    change_zone,
+    known_zone,
+    preferences_of,
+    set_days,
+    set_time,
+    set_tip,
+)
+from handlers.quiet_hours import QuietHours
 from handlers.staff import audit
-from scheduler.timing import QuietHours, parse_hhmm
+from scheduler.state import request_tip_replan
+from scheduler.timing import parse_hhmm
 
 __all__ = [
     "KEYWORDS",
@@ -153,9 +163,10 @@ async def apply_change(
     if change.weekdays is not None:
         await set_days(session, patient.id, change.weekdays, now)
     if change.zone is not None:
-        patient.timezone, patient.updated_at = change.zone, now
+        await change_zone(session, patient, change.zone, now)
     if change.paused is not None:
         patient.reminders_paused, patient.updated_at = change.paused, now
+        await request_tip_replan(session, patient.id, now)
     if not change.empty:
         await audit(session, actor, "reminders.changed", now, target=f"patient:{patient.id}")
 

@@ -21,6 +21,7 @@ from bot.db.models import (
 from content.store import ContentStore
 from content.tips import Tip
 from handlers.messages import OutboundMessage
+from handlers.quiet_hours import QuietHours
 from scheduler.compose import (
     BROADCAST_PREFIX,
     broadcast_message,
@@ -30,7 +31,7 @@ from scheduler.compose import (
 )
 from scheduler.prefetch import VISIT_OK, BatchFacts, nudge_target
 from scheduler.rules import NudgeRule
-from scheduler.timing import QuietHours, occurrences, parse_hhmm, patient_zone
+from scheduler.timing import occurrences, parse_hhmm, patient_zone
 from scheduler.tip_window import TIP_GRACE
 
 __all__ = ["CATEGORY_OF_KIND", "Decider", "Ready"]

@@ -25,10 +25,10 @@ from bot.db.session import Database
 from content.store import ContentStore
 from content.tips import Tip
 from handlers.alerts import StaffDesk
+from handlers.quiet_hours import QuietHours
 from scheduler.decide import CATEGORY_OF_KIND, Decider, Ready
 from scheduler.prefetch import load_facts
 from scheduler.rules import NudgeRule
-from scheduler.timing import QuietHours
 
 __all__ = ["CATEGORY_OF_KIND", "MAX_ATTEMPTS", "Dispatcher"]
 

@@ -32,14 +32,16 @@ from bot.db.models import Appointment, AppointmentStatus
 from bot.db.session import Database, connection_errors
 from bot.errors import ContentError
 from bot.settings import Settings
+from handlers.clinic_zone import clinic_zone
+from handlers.quiet_hours import QuietHours
 from scheduler.import_csv import parse_csv
 from scheduler.import_ics import parse_ics
-from scheduler.import_rows import AppointmentRow, ImportFileError, zone_named
+from scheduler.import_rows import AppointmentRow, ImportFileError
 from scheduler.import_source import read_text
 from scheduler.import_store import Person, existing_appointments, new_ids, people_of
-from scheduler.planner import patient_zone, replan_visits
+from scheduler.planner import replan_visits
 from scheduler.rules import NudgeRule, load_nudge_rules
-from scheduler.timing import QuietHours
+from scheduler.timing import patient_zone
 
 __all__ = [
     "FORMATS",
@@ -282,15 +284,15 @@ def read_appointment_file(
 
 
 def clinic_zone_of(settings: Settings) -> ZoneInfo:
-    """Return CLINIC_TIMEZONE, else the `timezone` in clinic.yaml; ContentError if neither."""
+    """Return the clinic zone (handlers.clinic_zone) for a command that loads no content."""
     if settings.clinic_timezone:
-        return ZoneInfo(settings.clinic_timezone)
+        return clinic_zone({}, settings.clinic_timezone)  # no need to read the content
     path = settings.content_dir / "clinic.yaml"
     try:
         facts = yaml.safe_load(path.read_text(encoding="utf-8"))
-        return zone_named(str(facts["timezone"]))
-    except (OSError, yaml.YAMLError, TypeError, KeyError, ValueError) as exc:
+    except (OSError, yaml.YAMLError) as exc:
         raise ContentError(f"{path}: no usable clinic timezone ({exc})") from None
+    return clinic_zone(facts if isinstance(facts, dict) else {})
 
 
 async def import_appointment_file(

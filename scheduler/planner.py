@@ -11,17 +11,16 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import AppointmentStatus, Delivery, DeliveryStatus
+from handlers.quiet_hours import QuietHours
 from scheduler.outbox import PlannedDelivery, insert_planned
 from scheduler.rules import NudgeRule
-from scheduler.timing import QuietHours, local_instant, patient_zone
-from scheduler.tip_window import TIP_GRACE, stamp
+from scheduler.timing import local_instant
+from scheduler.tip_window import stamp
 
 __all__ = [
-    "TIP_GRACE",
     "Visit",
     "appointment_reference",
     "nudge_plan",
-    "patient_zone",
     "replan_all",
     "replan_appointment",
     "replan_visits",

@@ -6,7 +6,6 @@ import logging
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from bot.app import Services
 from bot.channels.base import ChannelSender
@@ -16,20 +15,15 @@ from bot.settings import Settings
 from content.tips import load_tips
 from handlers.alerts import StaffDesk
 from handlers.broadcast_reports import BroadcastProgress
+from handlers.clinic_zone import clinic_zone
+from handlers.quiet_hours import QuietHours
 from scheduler.dispatch import Dispatcher
 from scheduler.rules import load_nudge_rules
 from scheduler.service import Scheduler
-from scheduler.timing import QuietHours
 
-__all__ = ["build_scheduler", "clinic_zone", "scheduler_running"]
+__all__ = ["build_scheduler", "scheduler_running"]
 
 log = logging.getLogger(__name__)
-
-
-def clinic_zone(settings: Settings, services: Services) -> ZoneInfo:
-    """Return CLINIC_TIMEZONE, else clinic.yaml's time zone (both validated before)."""
-    clinic = services.conversation.answerer.content.clinic
-    return ZoneInfo(settings.clinic_timezone or str(clinic["timezone"]))
 
 
 def build_scheduler(
@@ -45,7 +39,7 @@ def build_scheduler(
         rules = load_nudge_rules(settings.content_dir / "nudges.yaml")
     except ValueError as exc:
         raise ContentError(f"content is not usable: {exc}") from None
-    zone = clinic_zone(settings, services)
+    zone = clinic_zone(services.conversation.answerer.content.clinic, settings.clinic_timezone)
     quiet = QuietHours(settings.quiet_hours_start, settings.quiet_hours_end)
     content, alerts = services.conversation.answerer.content, services.conversation.alerts
     dispatcher = Dispatcher(

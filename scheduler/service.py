@@ -16,12 +16,21 @@ from sqlalchemy import select
 from bot.clock import Clock
 from bot.db.models import Appointment, Patient
 from bot.db.session import Database
+from handlers.quiet_hours import QuietHours
 from scheduler.dispatch import Dispatcher
 from scheduler.outbox import claim_due, recover_interrupted
-from scheduler.planner import Visit, patient_zone, replan_all
+from scheduler.planner import Visit, replan_all
 from scheduler.rules import NudgeRule
-from scheduler.state import RULES_FINGERPRINT, TIPS_WATERMARK, read_state, write_state
-from scheduler.timing import QuietHours
+from scheduler.state import (
+    RULES_FINGERPRINT,
+    TIPS_WATERMARK,
+    clear_tip_replans,
+    read_state,
+    tip_replans,
+    write_state,
+)
+from scheduler.timing import patient_zone
+from scheduler.tip_replan import replan_patient_tips
 from scheduler.tip_window import TIP_GRACE, plan_tip_window
 
 __all__ = ["LOOKAHEAD", "Scheduler", "TickReport", "tick_job"]
@@ -38,6 +47,7 @@ CATCH_UP = timedelta(hours=24)  # after downtime, plan (and record missed) at mo
 NEAR = timedelta(minutes=30)  # every tick plans at least this far ahead of now
 TICK_BUDGET = 5_000  # then stops extending the window until the next tick
 _FIRST_SPAN, _MAX_SPAN = timedelta(minutes=15), timedelta(hours=6)
+_REPLAN_BATCH = 200  # patients replanned per transaction
 
 
 @dataclass(frozen=True)
@@ -160,12 +170,43 @@ class Scheduler:
                 span = min(span * 2, _MAX_SPAN)
         return count
 
+    async def replan_changed_tips(self) -> int:
+        """Replan the tips of patients whose tip settings or consent changed; return how many.
+
+        Each patient's rows from now to the end of the planned window (at least the lookahead
+        ahead, in case a plan() running meanwhile read their old settings) are made to match.
+        """
+        now, done = self._clock(), 0
+        while True:
+            async with self._db.session() as session, session.begin():
+                asked = await tip_replans(session, _REPLAN_BATCH)
+                if not asked:
+                    return done
+                stored = await read_state(session, TIPS_WATERMARK)
+                end = now + self._lookahead
+                if stored is not None:
+                    end = max(end, datetime.fromisoformat(stored))
+                for patient_id in asked:
+                    await replan_patient_tips(
+                        session,
+                        patient_id,
+                        end,
+                        now=now,
+                        clinic_zone=self._zone,
+                        quiet=self._quiet,
+                    )
+                await clear_tip_replans(session, asked)
+            done += len(asked)
+            if len(asked) < _REPLAN_BATCH:
+                return done
+
     async def tick(self) -> TickReport:
         """Plan if it is time, then claim and dispatch every due row, batch by batch."""
         async with self._running:
             return await self._tick()
 
     async def _tick(self) -> TickReport:
+        await self.replan_changed_tips()  # before claiming: a stale tip must not go out
         planned = await self.plan(TICK_BUDGET)
         statuses: dict[str, int] = {}
         claimed_total = 0

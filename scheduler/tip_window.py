@@ -23,8 +23,9 @@ from bot.db.models import (
     PatientStatus,
     ReminderPreference,
 )
+from handlers.quiet_hours import QuietHours
 from scheduler.outbox import PlannedDelivery, insert_planned
-from scheduler.timing import QuietHours, occurrences, parse_hhmm, patient_zone
+from scheduler.timing import occurrences, parse_hhmm, patient_zone
 
 __all__ = ["TIP_GRACE", "local_ranges", "plan_tip_window", "stamp", "zone_groups"]
 

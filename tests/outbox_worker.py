@@ -33,11 +33,11 @@ from bot.settings import DEFAULT_CONTENT_DIR
 from content.check import load_content
 from content.tips import load_tips
 from handlers.messages import OutboundMessage
+from handlers.quiet_hours import QuietHours
 from scheduler.dispatch import Dispatcher
 from scheduler.outbox import PlannedDelivery, insert_planned
 from scheduler.rules import load_nudge_rules
 from scheduler.service import Scheduler
-from scheduler.timing import QuietHours
 
 LA = ZoneInfo("America/Los_Angeles")
 NOW = datetime(2026, 5, 1, 16, 0, tzinfo=UTC)  # 09:00 in Los Angeles

@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.db.dedupe import first_delivery
 from bot.db.engine import create_engine, parse_database_url
-from bot.db.migrate import current_revision, head_revision, upgrade
+from bot.db.migrate import MIGRATIONS_DIR, current_revision, head_revision, upgrade
 from bot.db.models import Address, ConsentCategory, ConsentEvent, MessageLog, Patient
 from bot.db.patients import (
     consents_of,
@@ -276,3 +276,22 @@ async def test_nul_characters_are_stored_as_replacement_characters(db: Database)
         found = await session.scalar(select(Patient.id).where(Patient.name == "A\x00na"))
     assert bodies == ["\ufffd", "two\ufffd\ufffdnuls", "none", "lone \ufffd surrogate"]
     assert found == patient.id
+
+
+async def test_migration_messages_appear_only_when_a_migration_runs(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    database = Database.open(f"sqlite+aiosqlite:///{tmp_path / 'quiet.db'}")
+    try:
+        with caplog.at_level("INFO", logger="alembic"):
+            await upgrade(database.engine)
+        first = [r.getMessage() for r in caplog.records if r.name.startswith("alembic")]
+        caplog.clear()
+        with caplog.at_level("INFO", logger="alembic"):
+            await upgrade(database.engine)
+        second = [r.getMessage() for r in caplog.records if r.name.startswith("alembic")]
+    finally:
+        await database.close()
+    assert len(first) == len(list((MIGRATIONS_DIR / "versions").glob("0*.py")))
+    assert all(line.startswith("Running upgrade") for line in first)
+    assert second == []  # an up-to-date database: nothing printed at all

@@ -47,11 +47,11 @@ from content.tips import load_tips
 from handlers.answer import Answerer
 from handlers.consent import opt_in
 from handlers.messages import OutboundMessage
+from handlers.quiet_hours import QuietHours
 from scheduler.dispatch import MAX_ATTEMPTS, Dispatcher
 from scheduler.outbox import PlannedDelivery, insert_planned
 from scheduler.rules import load_nudge_rules
 from scheduler.service import Scheduler, tick_job
-from scheduler.timing import QuietHours
 from tests.conftest import PG_URL, FakeClock
 from tests.sms_support import ACCOUNT_SID, PATIENT, sms_settings
 from tests.sms_support import TOKEN as TWILIO_TOKEN

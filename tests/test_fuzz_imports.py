@@ -16,10 +16,10 @@ from sqlalchemy import select
 from bot.db.models import Address, Appointment, Patient
 from bot.db.session import Database
 from bot.settings import DEFAULT_CONTENT_DIR
+from handlers.quiet_hours import QuietHours
 from scheduler.import_rows import AppointmentRow, ImportFileError
 from scheduler.imports import Pace, import_in_batches, read_appointment_file
 from scheduler.rules import load_nudge_rules
-from scheduler.timing import QuietHours
 
 LA = ZoneInfo("America/Los_Angeles")
 NOW = datetime(2026, 3, 2, 15, tzinfo=UTC)

@@ -28,11 +28,11 @@ from bot.db.session import Database
 from handlers.appointments import upcoming
 from handlers.contacts import link_phone
 from handlers.merge import DUPLICATE_REASON
+from handlers.quiet_hours import QuietHours
 from handlers.tickets import open_ticket, open_ticket_of, reply_address
 from scheduler.outbox import PlannedDelivery, insert_planned
 from scheduler.planner import replan_appointment
 from scheduler.rules import NudgeRule
-from scheduler.timing import QuietHours
 
 NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 PHONE = "+15035550199"

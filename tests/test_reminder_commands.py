@@ -6,8 +6,8 @@ import pytest
 
 from bot.db.models import TipCategory
 from handlers.preferences import DAYS
+from handlers.quiet_hours import QuietHours
 from handlers.reminder_commands import ReminderChange, ReminderCommandError, parse_tips_command
-from scheduler.timing import QuietHours
 
 QUIET = QuietHours()
 ALL = tuple(TipCategory)

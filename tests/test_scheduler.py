@@ -28,11 +28,11 @@ from bot.db.patients import find_or_create_patient
 from bot.db.session import Database
 from handlers.answer import Answerer
 from handlers.consent import opt_in, stop_everything
+from handlers.quiet_hours import QuietHours
 from scheduler.dispatch import Dispatcher
 from scheduler.outbox import PlannedDelivery, insert_planned
 from scheduler.planner import replan_appointment
 from scheduler.service import Scheduler
-from scheduler.timing import QuietHours
 from tests.conftest import FakeClock
 from tests.scheduler_support import LA, RULES, TIPS, FakeSender
 

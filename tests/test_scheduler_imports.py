@@ -18,13 +18,13 @@ from sqlalchemy import select, update
 from bot.db.models import Address, Appointment, AppointmentStatus, Delivery, Patient
 from bot.db.session import Database
 from bot.settings import DEFAULT_CONTENT_DIR
+from handlers.quiet_hours import QuietHours
 from scheduler import imports
 from scheduler.import_csv import parse_csv, parse_start
 from scheduler.import_rows import MAX_ROWS, ImportFileError, derived_uid
 from scheduler.import_source import MAX_FILE_BYTES, MAX_LINE_CHARS
 from scheduler.imports import ImportReport, Pace, import_in_batches, read_appointment_file
 from scheduler.rules import load_nudge_rules
-from scheduler.timing import QuietHours
 from tests.conftest import FakeClock
 
 PAYLOADS = Path(__file__).parent / "payloads" / "appointments"

@@ -13,11 +13,11 @@ from sqlalchemy import select
 from bot.db.models import Delivery, DeliveryStatus
 from bot.db.session import Database
 from handlers.answer import Answerer
+from handlers.quiet_hours import QuietHours
 from scheduler.dispatch import Dispatcher
 from scheduler.rules import NudgeRule
 from scheduler.service import Scheduler
 from scheduler.state import TIPS_WATERMARK, read_state
-from scheduler.timing import QuietHours
 from scheduler.tip_window import local_ranges
 from tests.conftest import FakeClock
 from tests.test_scheduler import LA, RULES, TIPS, Rig, _appointment, _patient, _rig

@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from scheduler.timing import QuietHours, local_instant, occurrences, parse_hhmm
+from handlers.quiet_hours import QuietHours
+from scheduler.timing import local_instant, occurrences, parse_hhmm
 
 LA = ZoneInfo("America/Los_Angeles")
 EVERY_DAY = 0b1111111

@@ -39,9 +39,9 @@ from handlers.broadcasts import create_broadcast
 from handlers.consent import opt_in
 from handlers.messages import OutboundMessage, ReplyKind
 from handlers.preferences import stop
+from handlers.quiet_hours import QuietHours
 from scheduler.dispatch import Dispatcher
 from scheduler.outbox import claim_due
-from scheduler.timing import QuietHours
 from tests.conftest import FakeClock
 from tests.scheduler_support import LA, RULES, TIPS
 from tests.sms_support import (

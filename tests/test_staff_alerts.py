@@ -24,10 +24,10 @@ from handlers.alerts import LogAlerts, StaffDesk
 from handlers.answer import Answerer
 from handlers.consent import opt_in
 from handlers.messages import Channel, OutboundMessage
+from handlers.quiet_hours import QuietHours
 from handlers.staff_alerts import BACKLOG, AlertDetail, StaffAlerts
 from scheduler.dispatch import Dispatcher
 from scheduler.rules import load_nudge_rules
-from scheduler.timing import QuietHours
 from tests.conftest import FakeClock
 
 

@@ -90,7 +90,7 @@ def test_create_list_cancel_and_tags_are_audited(env: dict[str, str], tmp_path: 
     listing = clinicbot("broadcasts", env=env)
     assert "#1 scheduled" in listing.stdout and "by cli" in listing.stdout
     cancelled = clinicbot("broadcasts", "--cancel", "1", env=env)
-    assert cancelled.stdout.strip() == "broadcast #1 cancelled: 1 messages will not go out"
+    assert cancelled.stdout.strip() == "Broadcast #1 cancelled: 1 messages will not go out."
     again = clinicbot("broadcasts", "--cancel", "1", env=env)
     assert again.returncode == 2 and "already cancelled" in again.stderr
     report = clinicbot("broadcasts", "--report", "1", env=env)

@@ -33,11 +33,11 @@ from handlers.broadcasts import (
     preview,
 )
 from handlers.consent import opt_in, stop_everything
+from handlers.quiet_hours import QuietHours
 from handlers.tags import TagError, add_tag, list_tags, remove_tag
 from scheduler.dispatch import Dispatcher
 from scheduler.outbox import claim_due
 from scheduler.service import Scheduler
-from scheduler.timing import QuietHours
 from tests.conftest import FakeClock
 from tests.scheduler_support import LA, RULES, TIPS, FakeSender
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from alembic import command
@@ -18,6 +19,19 @@ from bot.errors import StorageError
 __all__ = ["alembic_config", "current_revision", "head_revision", "upgrade"]
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+
+class _OnlyMigrations(logging.Filter):
+    """Keep Alembic's "Running upgrade ..." lines; drop its chatter ("Context impl ...")."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage().startswith("Running ")
+
+
+# Every command migrates first: a line only when a migration actually runs, one per migration.
+_MIGRATION_LOG = logging.getLogger("alembic.runtime.migration")
+if not any(isinstance(f, _OnlyMigrations) for f in _MIGRATION_LOG.filters):
+    _MIGRATION_LOG.addFilter(_OnlyMigrations())
 
 
 def alembic_config() -> Config:

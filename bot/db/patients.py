@@ -20,6 +20,7 @@ from bot.db.models import (
     SafetyEvent,
 )
 from bot.db.upsert import insert_for
+from scheduler.state import request_tip_replan
 
 __all__ = [
     "LogEntry",
@@ -105,6 +106,8 @@ async def set_consent(
     event = ConsentEvent(patient_id=patient_id, category=category, granted=granted, source=source)
     event.recorded_at = now
     session.add(event)
+    if category == ConsentCategory.TIPS and granted:  # tips start now, not a day later
+        await request_tip_replan(session, patient_id, now)
 
 
 async def consents_of(session: AsyncSession, patient_id: int) -> dict[ConsentCategory, bool]:

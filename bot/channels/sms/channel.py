@@ -13,7 +13,7 @@ from bot.channels.sms.sender import SmsSender
 from bot.channels.sms.webhook import SmsWebhooks
 from bot.clock import Clock, utc_now
 from bot.settings import Settings
-from scheduler.timing import QuietHours
+from handlers.quiet_hours import QuietHours
 
 __all__ = ["SmsChannel"]
 

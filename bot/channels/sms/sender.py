@@ -30,6 +30,7 @@ from bot.db.patients import log_message
 from bot.db.session import Database
 from content.sms import to_sms_text
 from content.store import ContentStore
+from handlers.clinic_zone import clinic_zone
 from handlers.consent import refusal
 from handlers.messages import Channel, OutboundMessage
 from handlers.phone import InvalidPhoneNumberError, phone_of
@@ -127,7 +128,7 @@ class SmsSender:
                 return ZoneInfo(patient.timezone)
             except (ZoneInfoNotFoundError, ValueError):
                 pass  # a bad stored zone must not block sending: use the clinic's
-        return self._config.clinic_zone or ZoneInfo(str(self._content.clinic["timezone"]))
+        return self._config.clinic_zone or clinic_zone(self._content.clinic)
 
     def _route(self) -> dict[str, Any]:
         config = self._config

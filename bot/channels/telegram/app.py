@@ -35,9 +35,8 @@ def file_url_for(base_url: str) -> str:
 
 
 # Staff only (the role is checked on every call; others get the /help reply).
-_STAFF_COMMANDS = (
-    ("stats", staff_commands.stats_command),
-    ("close", staff_commands.close_command),
+_STAFF_COMMANDS = tuple(
+    (name, staff_commands.staff_command) for name in staff_commands.CHAT_COMMANDS
 )
 
 

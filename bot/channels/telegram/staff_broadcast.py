@@ -19,18 +19,18 @@ from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, f
 from bot.channels.telegram import patient
 from bot.channels.telegram.deps import Context, Deps, deps
 from bot.channels.telegram.replies import send_all
+from bot.channels.telegram.staff_group import staff_env
 from handlers.audience import Audience, AudienceError, parse_audience
-from handlers.broadcast_reports import listing_lines, preview_text, staff_message
+from handlers.broadcast_reports import preview_text, staff_message
 from handlers.broadcasts import (
     BroadcastError,
-    cancel_broadcast,
     check_texts,
     create_broadcast,
     preview,
-    recent_broadcasts,
 )
 from handlers.messages import OutboundMessage, QuickReply, ReplyKind
 from handlers.staff import staff_role
+from handlers.staff_commands import StaffResult, run_staff_command
 
 __all__ = ["register"]
 
@@ -295,14 +295,20 @@ async def button(update: Update, context: Context) -> None:
         await _say(context, chat_id, staff_message(d.content, "staff_bc_error", error=str(error)))
 
 
+async def _run(d: Deps, user_id: int, name: str, args: dict[str, str]) -> StaffResult:
+    async with d.db.session() as session, session.begin():
+        return await run_staff_command(
+            session, name, args, actor=f"staff:{user_id}", env=staff_env(d, None), now=d.clock()
+        )
+
+
 async def _cancel(
     context: Context, d: Deps, broadcast_id: int, user_id: int, chat_id: int
 ) -> None:
-    async with d.db.session() as session, session.begin():
-        count = await cancel_broadcast(
-            session, broadcast_id, actor=f"staff:{user_id}", now=d.clock()
-        )
-    text = staff_message(d.content, "staff_bc_cancelled", id=broadcast_id, count=count)
+    result = await _run(d, user_id, "broadcast_cancel", {"id": str(broadcast_id)})
+    text = result.text
+    if not result.ok:
+        text = staff_message(d.content, "staff_bc_error", error=result.text)
     await _say(context, chat_id, text)
 
 
@@ -312,18 +318,16 @@ async def broadcasts_command(update: Update, context: Context) -> None:
     if not await _is_staff(d, update):
         await patient.message(update, context)
         return
-    _, chat_id = _ids(update)
-    async with d.db.session() as session:
-        found = await recent_broadcasts(session, 10)
-    if not found:
+    user_id, chat_id = _ids(update)
+    listed = await _run(d, user_id, "broadcasts", {"limit": "10"})
+    if not listed.data.get("lines"):
         await _say(context, chat_id, staff_message(d.content, "staff_bc_none"))
         return
     buttons = tuple(
-        QuickReply(staff_message(d.content, "staff_bc_cancel", id=b.id), f"{PREFIX}x:{b.id}")
-        for b in found
-        if b.status in ("scheduled", "running")
+        QuickReply(staff_message(d.content, "staff_bc_cancel", id=ident), f"{PREFIX}x:{ident}")
+        for ident in listed.data["cancellable"]
     )
-    text = staff_message(d.content, "staff_bc_list", lines=listing_lines(found))
+    text = staff_message(d.content, "staff_bc_list", lines=listed.data["lines"])
     await _say(context, chat_id, text, buttons)
 
 

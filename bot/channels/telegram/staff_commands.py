@@ -1,4 +1,8 @@
-"""Staff commands in a private chat (/stats, /close N): to anyone else they do not exist."""
+"""Staff commands in a private chat (/stats, /close N ...): to anyone else they do not exist.
+
+Every declared staff command (handlers.staff_commands) but the broadcast ones, which the
+wizard in staff_broadcast owns, is a Telegram command here.
+"""
 
 from __future__ import annotations
 
@@ -6,49 +10,27 @@ from telegram import Update
 
 from bot.channels.telegram.deps import Context, deps
 from bot.channels.telegram.patient import message as help_command
-from bot.channels.telegram.staff_group import close_numbered, staff_group, stats_text
+from bot.channels.telegram.staff_group import run_for_staff, staff_group
 from handlers.staff import staff_role
+from handlers.staff_commands import COMMANDS
 
-__all__ = ["close_command", "stats_command"]
+__all__ = ["CHAT_COMMANDS", "staff_command"]
 
-
-async def _is_staff(update: Update, context: Context) -> bool:
-    """Check the sender's role now (never cached: a removed member loses access at once)."""
-    user = update.effective_user
-    if user is None:
-        return False
-    async with deps(context).db.session() as session:
-        return await staff_role(session, user.id) is not None
+CHAT_COMMANDS = tuple(name for name in COMMANDS if name not in {"broadcast", "broadcasts"})
 
 
-async def _say(update: Update, context: Context, text: str) -> None:
-    chat = update.effective_chat
-    assert chat is not None
+async def staff_command(update: Update, context: Context) -> None:
+    """Run a staff command for staff; anyone else gets the unknown-command reply."""
+    user, chat, message = update.effective_user, update.effective_chat, update.effective_message
+    if user is None or chat is None or message is None:
+        return
+    d = deps(context)
+    async with d.db.session() as session:
+        role = await staff_role(session, user.id)  # never cached: removal takes effect at once
+    if role is None:
+        await help_command(update, context)
+        return
+    head, _, line = (message.text or "").partition(" ")
+    name = head[1:].split("@")[0].lower()
+    text = await run_for_staff(d, staff_group(context), user, name, line.strip())
     await context.bot.send_message(chat.id, text)
-
-
-async def stats_command(update: Update, context: Context) -> None:
-    """Show the stats to staff; anyone else gets the unknown-command reply."""
-    if not await _is_staff(update, context):
-        await help_command(update, context)
-        return
-    group = staff_group(context)
-    rules = group.confirm_rules if group else ("before_48h",)
-    await _say(update, context, await stats_text(deps(context), rules))
-
-
-async def close_command(update: Update, context: Context) -> None:
-    """Close ticket N for staff (`/close 12`); anyone else gets the unknown-command reply."""
-    user = update.effective_user
-    if user is None or not await _is_staff(update, context):
-        await help_command(update, context)
-        return
-    d, args = deps(context), context.args or []
-    if len(args) != 1 or not args[0].isdigit():
-        await _say(update, context, d.content.message("staff_close_usage", "en").text)
-        return
-    name = user.first_name or str(user.id)
-    note = await close_numbered(
-        d, staff_group(context), args[0], staff_id=user.id, staff_name=name
-    )
-    await _say(update, context, note)

@@ -1,4 +1,7 @@
-"""The staff group: ticket posts and alerts, staff replies reaching patients, /close and /stats."""
+"""The staff group: ticket posts and alerts, staff replies reaching patients, staff commands.
+
+Commands (/close, /stats, /tag_add ...) are the declared ones (handlers.staff_commands).
+"""
 
 from __future__ import annotations
 
@@ -7,9 +10,10 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
-from telegram import ReplyParameters, Update
+from telegram import ReplyParameters, Update, User
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import ApplicationHandlerStop, TypeHandler
 
@@ -22,14 +26,18 @@ from bot.db.models import Patient, Ticket, TicketPost, TicketStatus
 from bot.db.session import Database
 from bot.settings import Settings
 from content.store import ContentStore
-from handlers.ids import read_id
 from handlers.messages import OutboundMessage, ReplyKind
 from handlers.staff import audit, staff_role
 from handlers.staff_alerts import StaffAlerts
-from handlers.stats import collect_stats, format_stats
-from handlers.tickets import close_ticket, reply_address
-from handlers.wording import fill, say
-from scheduler.rules import load_nudge_rules
+from handlers.staff_commands import (
+    COMMANDS,
+    StaffEnv,
+    confirm_rules_in,
+    parse_words,
+    run_staff_command,
+)
+from handlers.tickets import reply_address
+from handlers.wording import fill
 
 if TYPE_CHECKING:
     from bot.channels.telegram.app import TelegramApp
@@ -39,13 +47,12 @@ __all__ = [
     "ReplySender",
     "StaffGroup",
     "TelegramStaffPoster",
-    "close_and_tell",
-    "close_numbered",
     "confirm_rules",
     "connect_staff_group",
     "erase_ticket_posts",
+    "run_for_staff",
+    "staff_env",
     "start_staff_group",
-    "stats_text",
 ]
 
 log = logging.getLogger(__name__)
@@ -154,38 +161,31 @@ def staff_group(context: Context) -> StaffGroup | None:
     return found
 
 
-async def stats_text(d: Deps, confirm_rules: Sequence[str]) -> str:
-    """Collect and format the stats."""
-    async with d.db.session() as session:
-        stats = await collect_stats(session, now=d.clock(), confirm_rules=confirm_rules)
-    return format_stats(d.content, stats)
+def staff_env(d: Deps, group: StaffGroup | None) -> StaffEnv:
+    """Return what the staff commands read, for this bot."""
+    rules = tuple(group.confirm_rules) if group else ("before_48h",)
+    return StaffEnv(d.content, ZoneInfo(d.clinic_zone), rules)
 
 
-async def close_and_tell(
-    d: Deps, group: StaffGroup | None, ticket_id: int, *, staff_id: int, staff_name: str
+async def run_for_staff(
+    d: Deps, group: StaffGroup | None, user: User, name: str, line: str
 ) -> str:
-    """Close a ticket (audited), tell the patient, and return the note for staff."""
+    """Run a declared staff command for a Telegram user; send its notices after the commit."""
     async with d.db.session() as session, session.begin():
-        ticket = await close_ticket(session, ticket_id, actor=f"staff:{staff_id}", now=d.clock())
-        urn = await reply_address(session, ticket) if ticket else None
-        patient = await session.get(Patient, ticket.patient_id) if ticket else None
-    if ticket is None:
-        return _note(d, "staff_ticket_unknown", ticket=str(ticket_id))
-    sender = group.senders.get(urn.partition(":")[0]) if group and urn else None
-    if sender is not None and urn is not None:
-        lang = (patient.language if patient else None) or "en"
-        await sender.send(urn, say(d.content, "ticket_closed", lang))
-    return _note(d, "staff_ticket_closed", ticket=str(ticket_id), actor=staff_name)
-
-
-async def close_numbered(
-    d: Deps, group: StaffGroup | None, number: str, *, staff_id: int, staff_name: str
-) -> str:
-    """Close the ticket numbered `number` as typed; a number no ticket can have is unknown."""
-    ticket_id = read_id(number)
-    if ticket_id is None:
-        return _note(d, "staff_ticket_unknown", ticket=number[:24])
-    return await close_and_tell(d, group, ticket_id, staff_id=staff_id, staff_name=staff_name)
+        result = await run_staff_command(
+            session,
+            name,
+            parse_words(name, line),
+            actor=f"staff:{user.id}",
+            actor_name=user.first_name or str(user.id),
+            env=staff_env(d, group),
+            now=d.clock(),
+        )  # the role is read again inside: a removed member loses access at once
+    for notice in result.notices:
+        sender = group.senders.get(notice.urn.partition(":")[0]) if group else None
+        if sender is not None:
+            await sender.send(notice.urn, notice.message)
+    return result.text
 
 
 def _note(d: Deps, key: str, **values: str) -> str:
@@ -250,16 +250,11 @@ async def on_staff_chat(update: Update, context: Context) -> None:
     replied_to = message.reply_to_message
     ticket = await _ticket_of_post(d, chat.id, replied_to.message_id) if replied_to else None
     note: str | None = None
-    if command == "close":
-        name = user.first_name or str(user.id)
-        if argument.isdigit():
-            note = await close_numbered(d, group, argument, staff_id=user.id, staff_name=name)
-        elif ticket is not None:
-            note = await close_and_tell(d, group, ticket.id, staff_id=user.id, staff_name=name)
-        else:
-            note = d.content.message("staff_close_usage", "en").text
-    elif command == "stats":
-        note = await stats_text(d, group.confirm_rules)
+    if command == "close" and not argument.isdigit():
+        # "/close" in reply to a ticket's post closes that ticket.
+        argument = str(ticket.id) if ticket is not None else ""
+    if command in COMMANDS:
+        note = await run_for_staff(d, group, user, command, argument)
     elif ticket is not None and not command and message.text:
         if ticket.status != TicketStatus.OPEN:
             note = _note(d, "staff_ticket_unknown", ticket=str(ticket.id))
@@ -298,11 +293,7 @@ def connect_staff_group(
 
 def confirm_rules(settings: Settings) -> tuple[str, ...]:
     """Return the ids of the nudge rules that ask the patient to confirm (for /stats)."""
-    try:
-        rules = load_nudge_rules(settings.content_dir / "nudges.yaml")
-    except (ValueError, OSError):
-        return ()  # the scheduler reports broken rules; stats then show no confirmations
-    return tuple(rule.id for rule in rules if rule.ask == "confirm")
+    return confirm_rules_in(settings.content_dir / "nudges.yaml")
 
 
 def start_staff_group(runtime: TelegramRuntime, settings: Settings, state: Any) -> None:

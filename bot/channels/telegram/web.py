@@ -29,6 +29,7 @@ from bot.channels.telegram.staff_group import start_staff_group
 from bot.clock import Clock, utc_now
 from bot.http_body import BodyError, read_body
 from bot.settings import Settings
+from handlers.clinic_zone import clinic_zone_name
 from handlers.messages import OutboundMessage
 from handlers.onboarding import Onboarding
 from handlers.staff_alerts import StaffAlerts
@@ -188,7 +189,7 @@ def build_runtime(
     assert settings.telegram_bot_token is not None
     conversation = services.conversation
     answerer = conversation.answerer
-    clinic_zone = settings.clinic_timezone or str(answerer.content.clinic.get("timezone", "UTC"))
+    clinic_zone = clinic_zone_name(answerer.content.clinic, settings.clinic_timezone)
     deps = Deps(
         db=services.db,
         conversation=conversation,
