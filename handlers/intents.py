@@ -76,16 +76,23 @@ _PERSON = (
 _HUMAN_EN = re.compile(
     rf"\b(?:talk|speak|chat) (?:to|with) {_PERSON}\b|\breal (?:person|human)\b|"
     r"\b(?:can|could|may) i (?:call|phone) (?:you|someone|the clinic)\b|"
-    r"\b(?:get|give) me (?:a|an) (?:person|human|agent)\b"
+    r"\b(?:get|give) me (?:a|an) (?:person|human|agent)\b|\bcall me back\b|"
+    r"\b(?:can|could|would) (?:someone|somebody|anyone|a person|staff) (?:\w+ ){0,3}"
+    r"(?:call|phone|ring|text) me\b|^(?:operator|receptionist|front desk|agent)(?: please| pls)?$"
 )
 _HUMAN_ES = re.compile(
-    r"\b(?:hablar|comunicarme|platicar) con (?:una |un |el |la |alguien|alguna )?(?:persona|"
-    r"humano|alguien|recepcion|recepcionista|agente|personal|doctor|doctora)\b|"
-    r"\bpersona real\b|\bun humano\b"
+    r"\b(?:hablar|comunicarme|platicar|pasame|paseme|comuniqueme|comunicame|conecteme|"
+    r"conectame) con (?:una |un |el |la |alguien|alguna )?(?:persona|humano|alguien|recepcion|"
+    r"recepcionista|agente|personal|doctor|doctora)\b|\bpersona real\b|\bun humano\b|"
+    r"\b(?:me (?:puede|pueden|podria|podrian)|puede|pueden) (?:\w+ )?(?:llamar|marcar)(?:me)?\b|"
+    r"\bllamenme\b|\bllameme\b"
 )
 _BOT = re.compile(
     r"^(?:(?:hi|hello|hey|hola) )?(?:are|r) (?:you|u) (?:a |an )?(?:real |actual )?"
-    r"(?:bot|robot|ai|human|person|machine|computer|real)\b|"
+    r"(?:bot|robot|ai|human|person|machine|computer|real|chatgpt|automated)\b|"
+    r"\bis this (?:automated|an? (?:automated|auto) (?:reply|message|system))\b|"
+    r"\b(?:persona|humano) o (?:una |un |con una |con un )?(?:maquina|robot|bot)\b|"
+    r"^(?:esto |este )?es (?:una |un )?(?:inteligencia artificial|ia|chatbot)\b|"
     r"\b(?:is this|am i (?:talking|chatting|texting) (?:to|with)) (?:a |an )?(?:bot|robot|ai|"
     r"real person|human|machine|computer)\b|"
     r"^(?:(?:hola) )?(?:eres|es|sos|usted es) (?:un |una )?(?:bot|robot|maquina|persona|humano|"
@@ -94,8 +101,16 @@ _BOT = re.compile(
 )
 _HELP = re.compile(
     r"^(?:so |ok |okay )?what (?:can|do) (?:you|u) do\b|^what can i ask\b|^how does this work\b|"
+    r"^what (?:kind of |kinds of |sort of )?(?:questions|things) (?:can|do) (?:you|u|i) "
+    r"(?:answer|help|ask)\b|"
     r"^que (?:puedes|puede|sabes) hacer\b|^en que (?:me )?(?:puedes|puede) ayudar\b|"
     r"^que puedo preguntar\b"
+)
+_MENU = frozenset({"menu", "options", "opciones", "main menu", "menu principal"})
+_LANG_ANYWHERE = re.compile(
+    r"\b(?:this|it|talk|speak|reply|answer|respond|write|text|chat) in (spanish|english)\b|"
+    r"\b(?:contestar|contestarme|responder|responderme|escribir|escribirme|hablar|hablan|"
+    r"habla|hablarme) (?:en )?(ingles|espanol)\b"
 )
 # "español", "in english please", "habla inglés?", "can we speak spanish"
 _LANG_WORDS = {
@@ -140,9 +155,16 @@ def _plain(folded: str) -> IntentMatch | None:
         return IntentMatch(Intent.MORE, lang="es" if folded.startswith("mas") else "en")
     if len(folded.split()) > _MAX_PLAIN_WORDS:
         return None
+    if folded in _MENU:
+        spanish = folded.startswith(("opc", "menu p"))
+        return IntentMatch(Intent.MENU, lang="es" if spanish else None)
     for code, pattern in _LANG_RE.items():
         if pattern.match(folded):
             return IntentMatch(Intent.LANGUAGE, value=code)
+    asked = _LANG_ANYWHERE.search(folded)
+    if asked is not None:
+        word = asked.group(1) or asked.group(2)
+        return IntentMatch(Intent.LANGUAGE, value="es" if word in {"spanish", "espanol"} else "en")
     if _BOT.search(folded):
         return IntentMatch(Intent.BOT, lang=_lang_of(folded))
     if wants_human(folded) or _HUMAN_EN.search(folded):

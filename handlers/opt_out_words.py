@@ -57,7 +57,7 @@ _CLEAR = {
         r"\bunsubscribe me\b",
         r"\bopt me out\b",
         r"\b(?:take|remove) me off\b",
-        r"\bremove me from (?:the |your |this )?(?:list|texts|messages)\b",
+        r"\bremove me from (?:the |your |ur |this |you guys |yall )?(?:list|texts|messages)\b",
     ],
     "es": [
         r"\bya no me (?:manden|mande|envien|envie|escriban|escriba|contacten|textee|texteen)\b",
