@@ -24,6 +24,7 @@ from bot.db.models import (
 from bot.db.session import Database
 from content.store import ContentStore
 from handlers.appointments import describe_when
+from handlers.channels import channel_of_scheme
 from handlers.messages import Channel
 from handlers.tickets import open_ticket, open_ticket_of
 from handlers.wording import fill
@@ -265,7 +266,7 @@ class StaffAlerts:
             ticket = await open_ticket_of(session, patient.id) if patient else None
         if delivery is None:
             return
-        channel = {"telegram": Channel.TELEGRAM, "tel": Channel.SMS}.get(delivery.channel or "")
+        channel = channel_of_scheme(delivery.channel or "")
         text = self._say(
             "staff_alert_nudge_failed",
             name=self._name(patient),

@@ -9,6 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import Address, Ticket, TicketPost, TicketStatus
+from handlers.channels import CHANNELS, scheme_of
 from handlers.messages import Channel
 from handlers.staff import audit
 
@@ -16,7 +17,6 @@ __all__ = ["close_ticket", "open_ticket", "open_ticket_of", "reply_address", "ti
 
 # Insert attempts before giving up: each failed one means another request won the race.
 _ATTEMPTS = 3
-_SCHEME_OF = {Channel.TELEGRAM: "telegram", Channel.SMS: "tel", Channel.CLI: "cli"}
 
 
 async def open_ticket_of(session: AsyncSession, patient_id: int) -> Ticket | None:
@@ -34,9 +34,8 @@ async def _channel_of(session: AsyncSession, patient_id: int) -> str:
     schemes = set(
         await session.scalars(select(Address.scheme).where(Address.patient_id == patient_id))
     )
-    if "telegram" in schemes:  # staff answer where the patient chats, Telegram first
-        return Channel.TELEGRAM
-    return Channel.SMS if "tel" in schemes else Channel.CLI
+    # Staff answer where the patient chats: the first channel, in CHANNELS' order, they use.
+    return next((c.channel for c in CHANNELS.values() if c.scheme in schemes), Channel.CLI)
 
 
 async def open_ticket(
@@ -105,7 +104,7 @@ async def close_ticket(
 
 async def reply_address(session: AsyncSession, ticket: Ticket) -> str | None:
     """Return the address URN a staff answer to this ticket goes to (the patient's channel)."""
-    scheme = _SCHEME_OF.get(Channel(ticket.channel), "telegram")
+    scheme = scheme_of(Channel(ticket.channel))
     urn: str | None = await session.scalar(
         select(Address.urn)
         .where(Address.patient_id == ticket.patient_id, Address.scheme == scheme)
