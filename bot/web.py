@@ -70,11 +70,17 @@ class _StartupErrors:
         await self.app(scope, receive, send_one_line)
 
 
-def create_app(settings: Settings, *, telegram: TelegramOptions | None = None) -> Starlette:
+def create_app(
+    settings: Settings,
+    *,
+    telegram: TelegramOptions | None = None,
+    webchat: WebChatChannel | None = None,
+) -> Starlette:
     """Build the web app; its lifespan opens and closes the services and channels."""
     # SMS settings are checked here, so a bad one stops start-up with one line.
     sms = SmsChannel(settings) if settings.has_twilio else None
-    webchat = WebChatChannel(settings) if settings.webchat_enabled else None
+    if webchat is None and settings.webchat_enabled:
+        webchat = WebChatChannel(settings)
 
     failures: list[ClinicbotError] = []  # what stopped start-up, for one line and exit code
 
