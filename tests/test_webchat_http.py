@@ -394,7 +394,7 @@ async def test_web_chat_alone_is_a_channel_clinicbot_run_can_start(tmp_path: Pat
     load_settings(webchat_enabled=True).require_channel()  # no Telegram, no Twilio
     with pytest.raises(ConfigError, match="WEBCHAT_ENABLED=true"):
         load_settings().require_channel()
-    with pytest.raises(ConfigError, match="WEBCHAT_ALLOWED_ORIGINS: 'clinic.example'"):
+    with pytest.raises(ConfigError, match=r"WEBCHAT_ALLOWED_ORIGINS: 'clinic\.example'"):
         load_settings(webchat_allowed_origins="https://a.example, clinic.example")
     off = create_app(webchat_settings(tmp_path, webchat_enabled=False))
     async with running(off) as client:

@@ -60,6 +60,8 @@ async def event_stream(
             try:
                 lines = await asyncio.wait_for(subscription.inbox.get(), min(keepalive, left))
             except TimeoutError:
+                if loop.time() >= ends:
+                    return  # the browser reconnects with its last id: no poll needed
                 yield b": keep-alive\n\n"
                 # Another process may have stored lines for this chat (a staff reply).
                 lines = await store.since(chat, last)
