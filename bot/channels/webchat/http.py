@@ -91,7 +91,7 @@ class WebChatHttp:
         wait = self._pace.take(chat.id)
         if wait is not None:
             return _error(429, "too many messages; wait a moment", origin, wait)
-        if await self._store.already_has(chat, client_id):
+        if self._store.answered_lately(chat, client_id):
             return _json({"duplicate": True}, origin)
         inbound = InboundMessage(
             address=chat.urn,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
-from collections import OrderedDict
-from dataclasses import dataclass
-from datetime import datetime
+from collections import OrderedDict, deque
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
@@ -24,7 +24,10 @@ log = logging.getLogger(__name__)
 
 REPLAY_LIMIT = 500  # lines sent on (re)connect; older ones stay in the database
 PURGE_BATCH = 200
-_CACHE = 20_000  # chats whose id is remembered, so a message costs no lookup
+_CACHE = 20_000  # chats remembered, so a message costs no lookup
+# How often a chat's last activity is written: retention counts in days, so hourly is enough,
+# and most messages then cost the chat no UPDATE.
+ACTIVE_EVERY = timedelta(hours=1)
 
 
 class ChatGone(Exception):
@@ -59,12 +62,22 @@ class Line:
         return {"id": self.id, "from": sender, "client_id": self.client_id, **self.body}
 
 
+@dataclass
+class _Memo:
+    """What this process remembers of a chat between messages."""
+
+    id: int
+    patient_id: int | None = None
+    active_at: datetime | None = None
+    recent: deque[str] = field(default_factory=lambda: deque(maxlen=16))
+
+
 class WebChatStore:
     """Create and find chats, record their lines, replay them, and purge idle ones."""
 
     def __init__(self, db: Database, *, clock: Clock) -> None:
         self._db, self._clock = db, clock
-        self._chats: OrderedDict[str, int] = OrderedDict()
+        self._chats: OrderedDict[str, _Memo] = OrderedDict()
 
     async def start_chat(self, hashed: str) -> ChatRef:
         """Record a new chat under its token hash (no patient yet: that waits for a message)."""
@@ -74,7 +87,7 @@ class WebChatStore:
             session.add(chat)
             await session.flush()
             ref = ChatRef(chat.id, hashed)
-        self._remember(ref)
+        self._remember(ref).active_at = now
         return ref
 
     async def find(self, hashed: str) -> ChatRef | None:
@@ -82,7 +95,7 @@ class WebChatStore:
         known = self._chats.get(hashed)
         if known is not None:
             self._chats.move_to_end(hashed)
-            return ChatRef(known, hashed)
+            return ChatRef(known.id, hashed)
         async with self._db.session() as session:
             found = await session.scalar(select(WebChat.id).where(WebChat.token_hash == hashed))
         if found is None:
@@ -91,15 +104,14 @@ class WebChatStore:
         self._remember(ref)
         return ref
 
-    async def already_has(self, chat: ChatRef, client_id: str) -> bool:
-        """Say whether the chat already holds the browser's message `client_id` (a retry)."""
-        async with self._db.session() as session:
-            found = await session.scalar(
-                select(WebChatMessage.id).where(
-                    WebChatMessage.chat_id == chat.id, WebChatMessage.client_id == client_id
-                )
-            )
-        return found is not None
+    def answered_lately(self, chat: ChatRef, client_id: str) -> bool:
+        """Say whether this process just stored the browser's message `client_id` (a retry).
+
+        Memory only, so a message costs no read; the unique key on (chat, client id) stops
+        a retry this misses (another process, or long after) from being stored twice.
+        """
+        memo = self._chats.get(chat.token_hash)
+        return memo is not None and client_id in memo.recent
 
     async def record(
         self,
@@ -113,27 +125,36 @@ class WebChatStore:
         Raise ChatGone when the chat was erased meanwhile.
         """
         now = self._clock()
+        memo = self._chats.get(chat.token_hash) or self._remember(chat)
         try:
             async with self._db.session() as session, session.begin():
-                patient_id = await session.scalar(
-                    select(Address.patient_id).where(Address.urn == chat.urn)
-                )
+                patient_id = memo.patient_id
+                if patient_id is None:  # the core made the patient at the first message
+                    patient_id = await session.scalar(
+                        select(Address.patient_id).where(Address.urn == chat.urn)
+                    )
                 rows = [WebChatMessage(direction="in", client_id=client_id, body=_dump(said))]
                 rows += [WebChatMessage(direction="out", body=_dump(reply)) for reply in replies]
                 for row in rows:
                     row.chat_id, row.patient_id, row.created_at = chat.id, patient_id, now
                 session.add_all(rows)
-                await session.execute(
-                    update(WebChat)
-                    .where(WebChat.id == chat.id)
-                    .values(last_active_at=now, patient_id=patient_id)
-                )
+                stale = memo.active_at is None or now - memo.active_at >= ACTIVE_EVERY
+                if stale or patient_id != memo.patient_id:
+                    await session.execute(
+                        update(WebChat)
+                        .where(WebChat.id == chat.id)
+                        .values(last_active_at=now, patient_id=patient_id)
+                    )
+                    memo.active_at = now
                 await session.flush()
         except IntegrityError:
+            self._chats.pop(chat.token_hash, None)  # read it all again next time
             if await self._exists(chat):
                 return None  # the same client id twice: a retried POST
-            self._chats.pop(chat.token_hash, None)
             raise ChatGone from None
+        memo.patient_id = patient_id
+        if client_id is not None:
+            memo.recent.append(client_id)
         return [Line(row.id, row.direction, json.loads(row.body), row.client_id) for row in rows]
 
     async def deliver(self, urn: str, reply: dict[str, Any]) -> tuple[int, Line] | None:
@@ -226,10 +247,11 @@ class WebChatStore:
             found = await session.scalar(select(WebChat.id).where(WebChat.id == chat.id))
         return found is not None
 
-    def _remember(self, ref: ChatRef) -> None:
-        self._chats[ref.token_hash] = ref.id
+    def _remember(self, ref: ChatRef) -> _Memo:
+        memo = self._chats[ref.token_hash] = _Memo(ref.id)
         if len(self._chats) > _CACHE:
             self._chats.popitem(last=False)
+        return memo
 
 
 def _dump(body: dict[str, Any]) -> str:
