@@ -410,3 +410,20 @@ async def test_the_widget_and_demo_are_served_with_safe_headers(client: httpx.As
     assert demo.status_code == 200 and "<clinic-chat" in demo.text
     policy = demo.headers["content-security-policy"]
     assert "default-src 'none'" in policy and "connect-src 'self'" in policy
+
+
+async def test_the_whole_flow_on_each_database(database_url: str, tmp_path: Path) -> None:
+    settings = webchat_settings(tmp_path, database_url=database_url)
+    app, channel = webchat_app(settings, keepalive=0.05, lifetime=0.3)
+    async with running(app) as client:
+        token = await start_chat(client)
+        first = (await say(client, token, RED_FLAG, "msg-00000001")).json()
+        assert (await say(client, token, RED_FLAG, "msg-00000001")).json() == {"duplicate": True}
+        lines = events(await stream(client, token))
+        assert [line_id for line_id, _ in lines] == [first["id"], *first["replies"]]
+        assert lines[-1][1]["kind"] == ReplyKind.RED_FLAG
+        assert channel.store is not None
+        now = channel.store._clock()
+        assert await channel.store.purge(idle_since=now + timedelta(minutes=1)) == 1
+        db = database(client)
+        assert await count(db, Patient) == 0 and await count(db, WebChatMessage) == 0
