@@ -99,7 +99,7 @@ def create_app(
             await sms.start(services)  # the Twilio client binds to this running loop
             app.state.sms = sms
         if webchat is not None:
-            await webchat.start(services)
+            await webchat.start(services, app.state)
             app.state.webchat = webchat
         log.info("clinicbot ready on %s:%s", settings.host, settings.port)
         try:

@@ -4,24 +4,29 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from importlib import resources
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bot.app import Services
+from bot.channels.base import ChannelSender, SendOutcome
 from bot.channels.webchat.http import WebChatHttp
 from bot.channels.webchat.hub import Hub
 from bot.channels.webchat.limits import ChatPace, OriginPolicy, StartsPerIp
+from bot.channels.webchat.link import Linker, SendTo
 from bot.channels.webchat.sender import WebChatSender
 from bot.channels.webchat.store import WebChatStore
 from bot.clock import Clock, utc_now
 from bot.settings import Settings
+from handlers.messages import OutboundMessage
 
 __all__ = ["WebChatChannel"]
 
@@ -33,6 +38,24 @@ _DEMO_POLICY = (
     "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'unsafe-inline'; "
     "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 )
+
+
+def _senders_in(state: Any) -> SendTo:
+    """Find the SMS and Telegram senders in the app's state when a code is to be sent."""
+
+    def send_to(scheme: str) -> Callable[[str, OutboundMessage], Awaitable[SendOutcome]] | None:
+        if scheme == "tel":
+            sms = getattr(state, "sms", None)
+            if sms is not None and sms.sender is not None:
+                return functools.partial(sms.sender.send, reply=True)  # the visitor is waiting
+        if scheme == "telegram":
+            telegram = getattr(state, "telegram", None)
+            if telegram is not None:
+                sender: ChannelSender = telegram.sender()
+                return sender.send
+        return None
+
+    return send_to
 
 
 def _static(name: str) -> bytes:
@@ -53,8 +76,11 @@ class WebChatChannel:
         starts_per_minute: int = 10,
         messages_per_second: float = 2.0,
         burst: int = 5,
+        send_to: SendTo | None = None,
     ) -> None:
         tick = monotonic
+        self._send_to = send_to
+        self._region = settings.default_region
         self._clock = clock
         self._retention = timedelta(days=settings.webchat_retention_days)
         self._origins = OriginPolicy(settings.webchat_origins, settings.public_url)
@@ -76,11 +102,24 @@ class WebChatChannel:
             Route("/webchat/chats", self._route("start"), methods=["POST", "OPTIONS"]),
             Route("/webchat/messages", self._route("message"), methods=["POST", "OPTIONS"]),
             Route("/webchat/events", self._route("events"), methods=["GET", "OPTIONS"]),
+            Route("/webchat/link", self._route("link"), methods=["POST", "OPTIONS"]),
         ]
 
-    async def start(self, services: Services) -> None:
-        """Build the store and handlers inside the running loop; start the retention sweep."""
+    async def start(self, services: Services, state: Any = None) -> None:
+        """Build the store and handlers inside the running loop; start the retention sweep.
+
+        `state` is the app's, where the other channels' senders appear once they start: a
+        link code goes out through them.
+        """
         self.store = WebChatStore(services.db, clock=self._clock)
+        linker = Linker(
+            services.db,
+            self.store,
+            services.conversation.answerer.content,
+            self._send_to or _senders_in(state),
+            clock=self._clock,
+            region=self._region,
+        )
         self.sender = WebChatSender(self.store, self.hub)
         self._http = WebChatHttp(
             services,
@@ -89,6 +128,7 @@ class WebChatChannel:
             origins=self._origins,
             starts=self._starts,
             pace=self._pace,
+            linker=linker,
             clock=self._clock,
             keepalive=self._keepalive,
             lifetime=self._lifetime,

@@ -15,6 +15,7 @@ from bot.channels.webchat.events import event_stream, read_last_id
 from bot.channels.webchat.hub import Hub
 from bot.channels.webchat.identity import TOKEN_HEADER, new_token, read_client_id, token_hash
 from bot.channels.webchat.limits import ChatPace, OriginPolicy, StartsPerIp
+from bot.channels.webchat.link import Linker
 from bot.channels.webchat.store import ChatGone, ChatRef, WebChatStore
 from bot.clock import Clock
 from bot.http_body import BodyError, read_body
@@ -42,6 +43,7 @@ class WebChatHttp:
         origins: OriginPolicy,
         starts: StartsPerIp,
         pace: ChatPace,
+        linker: Linker,
         clock: Clock,
         keepalive: float,
         lifetime: float,
@@ -49,6 +51,7 @@ class WebChatHttp:
         self._services, self._store, self._hub = services, store, hub
         self._origins, self._starts, self._pace, self._clock = origins, starts, pace, clock
         self._keepalive, self._lifetime = keepalive, lifetime
+        self._linker = linker
 
     async def start(self, request: Request) -> Response:
         """POST /webchat/chats: give a new visitor a token (no patient until they write)."""
@@ -112,6 +115,40 @@ class WebChatHttp:
             return _json({"duplicate": True}, origin)
         self._hub.publish(chat.id, lines)
         return _json({"id": lines[0].id, "replies": [line.id for line in lines[1:]]}, origin)
+
+    async def link(self, request: Request) -> Response:
+        """POST /webchat/link: `{"contact"}` sends a one-time code there; `{"code"}` links."""
+        origin, refused = self._origin(request, required=True)
+        if refused is not None:
+            return refused
+        try:
+            raw = await read_body(request, max_bytes=MAX_BODY)
+        except BodyError as exc:
+            return _error(exc.status, exc.reason, origin)
+        chat = await self._chat(request)
+        if chat is None:
+            return _error(401, f"missing or unknown {TOKEN_HEADER}: start a new chat", origin)
+        if self._pace.take(chat.id) is not None:
+            return _error(429, "too many messages; wait a moment", origin, 1.0)
+        try:
+            body: Any = json.loads(raw)
+        except (ValueError, UnicodeDecodeError):
+            return _error(400, "the body is not JSON", origin)
+        contact = body.get("contact") if isinstance(body, dict) else None
+        code = body.get("code") if isinstance(body, dict) else None
+        if isinstance(code, str) and len(code) <= 12:
+            problem = await self._linker.confirm(chat, code)
+            if problem is not None:
+                return _error(400, problem, origin)
+            return _json({"linked": True}, origin)
+        if not isinstance(contact, str) or len(contact) > 40:
+            return _error(400, "send a phone number as contact, or the code", origin)
+        urn = self._linker.urn_of(contact)
+        if urn is None:
+            return _error(400, "not a phone number: write it with its country code", origin)
+        if not await self._linker.request(chat, urn):
+            return _error(429, "too many codes asked for; try again in an hour", origin, 3600)
+        return _json({"sent": "if the clinic knows this contact, a code is on its way"}, origin)
 
     async def events(self, request: Request) -> Response:
         """GET /webchat/events: the chat's transcript after Last-Event-ID, then live lines."""

@@ -12,10 +12,11 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from bot.channels.webchat.identity import urn_of
+from bot.channels.webchat.identity import SCHEME, urn_of
 from bot.clock import Clock
-from bot.db.models import Address, WebChat, WebChatMessage
+from bot.db.models import Address, Patient, WebChat, WebChatMessage
 from bot.db.session import Database
+from handlers.merge import merge_patients
 from handlers.privacy import forget
 
 __all__ = ["ChatGone", "ChatRef", "Line", "WebChatStore"]
@@ -179,6 +180,45 @@ class WebChatStore:
             session.add(row)
             await session.flush()
         return found.id, Line(row.id, "out", reply)
+
+    async def link(self, chat: ChatRef, owner_id: int) -> None:
+        """Put the chat, its transcript and its address on the patient `owner_id`.
+
+        A visitor who already wrote has a record of their own: it is merged into the owner's
+        (handlers/merge.py), bringing its message log and safety events along.
+        """
+        now = self._clock()
+        async with self._db.session() as session, session.begin():
+            own_id = await session.scalar(
+                select(Address.patient_id).where(Address.urn == chat.urn)
+            )
+            if own_id != owner_id:
+                # First, so deleting the visitor's record does not take the transcript along.
+                await session.execute(
+                    update(WebChatMessage)
+                    .where(WebChatMessage.chat_id == chat.id)
+                    .values(patient_id=owner_id)
+                )
+                await session.execute(
+                    update(WebChat).where(WebChat.id == chat.id).values(patient_id=owner_id)
+                )
+                owner = await session.get(Patient, owner_id)
+                own = await session.get(Patient, own_id) if own_id is not None else None
+                if owner is not None and own is not None:
+                    await merge_patients(session, own, owner, now=now)
+                elif owner is not None:
+                    session.add(
+                        Address(
+                            patient_id=owner_id,
+                            urn=chat.urn,
+                            scheme=SCHEME,
+                            reachable=True,
+                            created_at=now,
+                        )
+                    )
+        memo = self._chats.get(chat.token_hash)
+        if memo is not None:
+            memo.patient_id = owner_id
 
     async def since(self, chat: ChatRef, after: int) -> list[Line]:
         """Return the chat's lines after id `after`, oldest first (at most REPLAY_LIMIT)."""
