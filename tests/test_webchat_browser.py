@@ -111,6 +111,16 @@ def test_a_visitor_asks_gets_answers_and_an_emergency_reply_and_keeps_the_histor
         assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 360
         assert page.evaluate("document.documentElement.scrollWidth") <= 360
 
+        # Linking to a record: a labelled form; an unknown number gets the neutral answer.
+        page.get_by_role("button", name="Already a patient? Link this chat").click()
+        phone = page.get_by_role("textbox", name="Your phone number")
+        phone.fill("+1 503 555 0199")
+        phone.press("Enter")
+        page.get_by_role("status").get_by_text("a code is on its way").wait_for(timeout=WAIT)
+        assert page.get_by_role("textbox", name="Code").evaluate(
+            "t => t.getRootNode().activeElement === t"
+        )
+
         assert axe_serious(page) == []
 
         page.keyboard.press("Escape")

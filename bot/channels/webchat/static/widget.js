@@ -55,6 +55,13 @@
     input { flex: 1; min-width: 0; font: inherit; padding: 8px 10px; border: 2px solid #6b6b6b; border-radius: 8px; }
     .send { border: 0; border-radius: 8px; background: #0b5c4b; color: #fff; padding: 8px 14px; font-weight: 600; }
     .note { margin: 0; padding: 0 12px 8px; font-size: .8rem; color: #4a4a4a; }
+    .linker { align-self: flex-start; margin: 0 12px 6px; border: 0; background: none; padding: 2px 0;
+      color: #0b4a9e; text-decoration: underline; font-size: .9rem; }
+    .linkbox { padding: 0 12px 6px; font-size: .9rem; }
+    .linkbox[hidden] { display: none; }
+    .linkbox p { margin: 0 0 6px; }
+    .linkbox form { padding: 0 0 6px; border: 0; flex-wrap: wrap; align-items: center; }
+    .linkbox label { flex-basis: 100%; font-weight: 600; }
   `;
 
   function make(tag, props, ...children) {
@@ -141,11 +148,26 @@
       this.input = make("input", { id: "clinic-chat-message", type: "text", autocomplete: "off", maxLength: 1000, enterKeyHint: "send" });
       const label = make("label", { className: "sr", htmlFor: "clinic-chat-message", text: "Message" });
       this.form = make("form", {}, label, this.input, make("button", { type: "submit", className: "send", text: "Send" }));
+      this.linker = make("button", {
+        type: "button", className: "linker", text: "Already a patient? Link this chat",
+        "aria-expanded": "false", "aria-controls": "clinic-chat-link",
+      });
+      this.contact = make("input", { id: "clinic-chat-contact", type: "tel", autocomplete: "tel", maxLength: 40 });
+      this.code = make("input", { id: "clinic-chat-code", type: "text", inputMode: "numeric", autocomplete: "one-time-code", maxLength: 6 });
+      const contactForm = make("form", {},
+        make("label", { htmlFor: "clinic-chat-contact", text: "Your phone number" }), this.contact,
+        make("button", { type: "submit", className: "send", text: "Send code" }));
+      const codeForm = make("form", {},
+        make("label", { htmlFor: "clinic-chat-code", text: "Code" }), this.code,
+        make("button", { type: "submit", className: "send", text: "Link" }));
+      this.linkBox = make("div", { id: "clinic-chat-link", className: "linkbox", hidden: true },
+        make("p", { text: "We send a one-time code to the phone the clinic has for you (or type telegram:<your id>)." }),
+        contactForm, codeForm);
       this.panel = make("div", {
         id: "clinic-chat-panel", className: "panel", role: "dialog", "aria-labelledby": "clinic-chat-title", hidden: true,
       },
       make("header", {}, make("h2", { id: "clinic-chat-title", text: heading }), this.closer),
-      this.log, this.status, this.form,
+      this.log, this.status, this.linker, this.linkBox, this.form,
       make("p", { className: "note", text: "Automated answers from the clinic, not medical advice." }));
       this.shadowRoot.append(style, this.launcher, this.panel);
 
@@ -153,6 +175,19 @@
       this.closer.addEventListener("click", () => this.close());
       this.shadowRoot.addEventListener("keydown", (event) => {
         if (event.key === "Escape" && !this.panel.hidden) { event.preventDefault(); this.close(); }
+      });
+      this.linker.addEventListener("click", () => {
+        this.linkBox.hidden = !this.linkBox.hidden;
+        this.linker.setAttribute("aria-expanded", String(!this.linkBox.hidden));
+        if (!this.linkBox.hidden) this.contact.focus();
+      });
+      contactForm.addEventListener("submit", (event) => {
+        event.preventDefault();
+        if (this.contact.value.trim()) this.link({ contact: this.contact.value.trim() }, this.code);
+      });
+      codeForm.addEventListener("submit", (event) => {
+        event.preventDefault();
+        if (this.code.value.trim()) this.link({ code: this.code.value.trim() }, this.input);
       });
       this.form.addEventListener("submit", (event) => {
         event.preventDefault();
@@ -227,6 +262,25 @@
         break;
       }
       line.classList.add("failed");
+    }
+
+    async link(body, next) {
+      if (!(await this.ensureChat())) return;
+      let response;
+      try {
+        response = await this.api("link", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+      } catch { this.say("Connection lost; try again."); return; }
+      if (!response.ok) { this.say(await this.problem(response)); return; }
+      const answer = await response.json();
+      if (answer.linked) {
+        this.say("This chat is now linked to your record.");
+        this.linkBox.hidden = true;
+        this.linker.setAttribute("aria-expanded", "false");
+        this.code.value = "";
+      } else {
+        this.say(answer.sent.charAt(0).toUpperCase() + answer.sent.slice(1) + ".");
+      }
+      next.focus();
     }
 
     forgetChat() {
