@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import time
 from pathlib import Path
 from typing import Literal
@@ -15,6 +16,8 @@ from handlers.ids import TELEGRAM_ID_MAX, read_id
 
 __all__ = ["DEFAULT_CONTENT_DIR", "Settings", "load_settings"]
 
+# A web origin: scheme, host and an optional port, nothing after (no path, no slash).
+_ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?")
 DEFAULT_CONTENT_DIR = Path(__file__).resolve().parent.parent / "content"
 
 
@@ -54,6 +57,12 @@ class Settings(BaseSettings):
     staff_telegram_ids: str = ""
     staff_chat_id: int | None = None
     staff_alert_detail: Literal["minimal", "full"] = "minimal"
+    # Web chat on the clinic's website (bot/channels/webchat): the sites allowed to embed it
+    # (comma-separated origins; the app's own pages always may), and how long an idle
+    # anonymous chat is kept.
+    webchat_enabled: bool = False
+    webchat_allowed_origins: str = ""
+    webchat_retention_days: int = Field(default=30, ge=1, le=3650)
 
     @field_validator("clinic_timezone")
     @classmethod
@@ -82,6 +91,21 @@ class Settings(BaseSettings):
                 raise ValueError(f"{shown!r} is not a Telegram user id (1 to 19 digits)")
         return value
 
+    @field_validator("webchat_allowed_origins")
+    @classmethod
+    def _origins(cls, value: str) -> str:
+        for part in value.split(","):
+            origin = part.strip()
+            if origin and not _ORIGIN.fullmatch(origin):
+                raise ValueError(f"{origin[:60]!r} is not an origin like https://clinic.example")
+        return value
+
+    @property
+    def webchat_origins(self) -> frozenset[str]:
+        """Return the origins in WEBCHAT_ALLOWED_ORIGINS, lower-cased."""
+        parts = self.webchat_allowed_origins.split(",")
+        return frozenset(part.strip().lower() for part in parts if part.strip())
+
     @property
     def staff_ids(self) -> tuple[int, ...]:
         """Return the Telegram user ids in STAFF_TELEGRAM_IDS."""
@@ -94,11 +118,12 @@ class Settings(BaseSettings):
 
     def require_channel(self) -> None:
         """Raise ConfigError unless at least one patient channel is configured."""
-        if not self.telegram_bot_token and not self.has_twilio:
+        if not self.telegram_bot_token and not self.has_twilio and not self.webchat_enabled:
             missing = "TWILIO_AUTH_TOKEN" if self.twilio_account_sid else "TELEGRAM_BOT_TOKEN"
             raise ConfigError(
                 f"{missing} is not set: `clinicbot run` needs TELEGRAM_BOT_TOKEN, or "
-                "TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN, to serve patients"
+                "TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN, or WEBCHAT_ENABLED=true, to serve "
+                "patients"
             )
 
 

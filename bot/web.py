@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from bot.app import Services, open_services
 from bot.channels.sms.channel import SmsChannel
 from bot.channels.telegram import TelegramOptions, telegram_routes, telegram_running
+from bot.channels.webchat import WebChatChannel
 from bot.errors import ClinicbotError
 from bot.health import Health, sqlite_directory
 from bot.settings import Settings
@@ -69,10 +70,17 @@ class _StartupErrors:
         await self.app(scope, receive, send_one_line)
 
 
-def create_app(settings: Settings, *, telegram: TelegramOptions | None = None) -> Starlette:
+def create_app(
+    settings: Settings,
+    *,
+    telegram: TelegramOptions | None = None,
+    webchat: WebChatChannel | None = None,
+) -> Starlette:
     """Build the web app; its lifespan opens and closes the services and channels."""
     # SMS settings are checked here, so a bad one stops start-up with one line.
     sms = SmsChannel(settings) if settings.has_twilio else None
+    if webchat is None and settings.webchat_enabled:
+        webchat = WebChatChannel(settings)
 
     failures: list[ClinicbotError] = []  # what stopped start-up, for one line and exit code
 
@@ -90,6 +98,9 @@ def create_app(settings: Settings, *, telegram: TelegramOptions | None = None) -
         if sms is not None:
             await sms.start(services)  # the Twilio client binds to this running loop
             app.state.sms = sms
+        if webchat is not None:
+            await webchat.start(services, app.state)
+            app.state.webchat = webchat
         log.info("clinicbot ready on %s:%s", settings.host, settings.port)
         try:
             # Telegram starts after the services and stops before they close; the scheduler
@@ -100,6 +111,8 @@ def create_app(settings: Settings, *, telegram: TelegramOptions | None = None) -
             ):
                 yield
         finally:
+            if webchat is not None:
+                await webchat.close()
             if sms is not None:
                 await sms.close()
             await services.close()
@@ -117,6 +130,7 @@ def create_app(settings: Settings, *, telegram: TelegramOptions | None = None) -
 
     routes = [Route("/healthz", healthz), *(sms.routes() if sms else [])]
     routes += telegram_routes(settings)
+    routes += webchat.routes() if webchat else []
     middleware = [Middleware(_StartupErrors, failures=failures), Middleware(StorageErrors)]
     app = Starlette(routes=routes, lifespan=lifespan, middleware=middleware)
     app.state.startup_failures = failures

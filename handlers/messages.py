@@ -23,6 +23,7 @@ class Channel(StrEnum):
     TELEGRAM = "telegram"
     SMS = "sms"
     CLI = "cli"
+    WEB = "web"  # the website's chat widget; addresses "web:<token hash>"
 
 
 class ReplyKind(StrEnum):
@@ -59,7 +60,7 @@ class InboundMessage:
     `text` is None for content the bot cannot read (a sticker, a photo, a voice note).
     """
 
-    address: str  # a URN: "telegram:<chat id>", "tel:<E.164>", "cli:<name>"
+    address: str  # "telegram:<chat id>", "tel:<E.164>", "cli:<name>", "web:<hash>"
     channel: Channel
     text: str | None
     received_at: datetime

@@ -52,6 +52,8 @@ __all__ = [
     "TicketStatus",
     "TipCategory",
     "UTCDateTime",
+    "WebChat",
+    "WebChatMessage",
 ]
 
 NAMING = {
@@ -475,3 +477,40 @@ class SafetyEvent(Base):
     rule: Mapped[str] = mapped_column(String(64))
     channel: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class WebChat(Base):
+    """A web chat visitor, known by a hash of the token their browser keeps (never the token)."""
+
+    __tablename__ = "webchat_chats"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # Set by the first message: a visitor who never writes is no patient.
+    patient_id: Mapped[int | None] = mapped_column(
+        ForeignKey("patients.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_active_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+class WebChatMessage(Base):
+    """One line of a web chat's transcript: what the browser replays after a reload."""
+
+    __tablename__ = "webchat_messages"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    chat_id: Mapped[int] = mapped_column(ForeignKey("webchat_chats.id", ondelete="CASCADE"))
+    patient_id: Mapped[int | None] = mapped_column(
+        ForeignKey("patients.id", ondelete="CASCADE"), index=True
+    )
+    direction: Mapped[str] = mapped_column(String(3))
+    # The browser's id for a message it sent, so a retried POST is stored and answered once.
+    client_id: Mapped[str | None] = mapped_column(String(40))
+    body: Mapped[str] = mapped_column(Text)  # JSON: text, kind, options
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (
+        UniqueConstraint("chat_id", "client_id", name="uq_webchat_messages_client"),
+        Index("ix_webchat_messages_chat_id", "chat_id", "id"),
+    )
