@@ -46,6 +46,7 @@ _CHANNEL_LABELS: dict[str, str] = {
     Channel.TELEGRAM: "Telegram",
     Channel.SMS: "SMS",
     Channel.CLI: "terminal",
+    Channel.WEB: "web chat",
 }
 
 
