@@ -9,6 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.app import Services
 from bot.cli_session import in_session
 from bot.clock import utc_now
+from bot.console.auth import issue_link, sign_in_url
+from bot.console.state import link_base
 from bot.db.models import AuditEntry, StaffRole
 from bot.settings import Settings
 from handlers.ids import TELEGRAM_ID_MAX
@@ -25,7 +27,7 @@ TELEGRAM_ID = click.IntRange(1, TELEGRAM_ID_MAX)
 
 @click.group()
 def staff() -> None:
-    """Manage who is staff (Telegram users): add, remove, list."""
+    """Manage who is staff (Telegram users): add, remove, list, console sign-in link."""
 
 
 @staff.command("add")
@@ -78,6 +80,23 @@ def staff_list(ctx: click.Context) -> None:
         click.echo(line)
     if not lines:
         click.echo("no staff yet: `clinicbot staff add <telegram user id> --role admin`")
+
+
+@staff.command("link")
+@click.argument("telegram_user_id", type=TELEGRAM_ID)
+@click.pass_context
+def staff_link(ctx: click.Context, telegram_user_id: int) -> None:
+    """Print a single-use console sign-in link, valid 5 minutes; exit 1 if they are not staff."""
+    settings: Settings = ctx.obj
+
+    async def work(services: Services, session: AsyncSession) -> str | None:
+        return await issue_link(session, telegram_user_id, now=utc_now(), actor=ACTOR)
+
+    token = in_session(ctx, work)
+    if token is None:
+        click.echo(f"clinicbot: {telegram_user_id} is not staff", err=True)
+        raise click.exceptions.Exit(1)
+    click.echo(sign_in_url(link_base(settings.public_url, settings.host, settings.port), token))
 
 
 @click.command("audit")

@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     staff_telegram_ids: str = ""
     staff_chat_id: int | None = None
     staff_alert_detail: Literal["minimal", "full"] = "minimal"
+    # The staff console (/console/): a session ends after this long unused, or this long at most.
+    console_idle_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    console_session_hours: int = Field(default=12, ge=1, le=24 * 30)
 
     @field_validator("clinic_timezone")
     @classmethod

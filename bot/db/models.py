@@ -475,3 +475,8 @@ class SafetyEvent(Base):
     rule: Mapped[str] = mapped_column(String(64))
     channel: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+# The staff console's tables live beside the console (bot/console/models.py); imported here so
+# that Base.metadata, which migrations are checked against, always holds them.
+from bot.console import models as _console_models  # noqa: E402, F401

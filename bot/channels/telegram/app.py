@@ -60,6 +60,7 @@ _COMMANDS = (
     # Staff only (the role is checked on every call; others get the /help reply).
     _Command("stats", staff_commands.stats_command),
     _Command("close", staff_commands.close_command),
+    _Command("console", staff_commands.console_command),
 )
 
 

@@ -7,9 +7,10 @@ from telegram import Update
 from bot.channels.telegram.deps import Context, deps
 from bot.channels.telegram.on_command import help_command
 from bot.channels.telegram.staff_group import close_numbered, staff_group, stats_text
+from bot.console.auth import issue_link, sign_in_url
 from handlers.staff import staff_role
 
-__all__ = ["close_command", "stats_command"]
+__all__ = ["close_command", "console_command", "stats_command"]
 
 
 async def _is_staff(update: Update, context: Context) -> bool:
@@ -52,3 +53,24 @@ async def close_command(update: Update, context: Context) -> None:
         d, staff_group(context), args[0], staff_id=user.id, staff_name=name
     )
     await _say(update, context, note)
+
+
+async def console_command(update: Update, context: Context) -> None:
+    """Give staff a single-use console sign-in link (private chat only); others get /help."""
+    user, chat = update.effective_user, update.effective_chat
+    if (
+        user is None
+        or chat is None
+        or chat.type != "private"
+        or not await _is_staff(update, context)
+    ):
+        await help_command(update, context)
+        return
+    d = deps(context)
+    async with d.db.session() as session, session.begin():
+        token = await issue_link(session, user.id, now=d.clock(), actor=f"staff:{user.id}")
+    base = context.bot_data.get("clinicbot.console_url", "http://127.0.0.1:8080")
+    if token is not None:
+        await _say(
+            update, context, f"Console sign-in, valid 5 minutes, once:\n{sign_in_url(base, token)}"
+        )

@@ -1,0 +1,45 @@
+"""The console's routes under /console, and installing its state in the web app."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from bot.console import pages_auth, pages_inbox
+from bot.console.auth import SessionPolicy
+from bot.console.guard import SignInLimiter
+from bot.console.state import HERE, ConsoleState
+
+__all__ = ["PUBLIC_PATHS", "console_routes", "install_console"]
+
+# Reachable without a session: the sign-in page and the vendored assets (nothing private).
+PUBLIC_PATHS = ("/console/signin", "/console/static")
+
+
+def _pages() -> list[BaseRoute]:
+    post = ["POST"]
+    routes: list[BaseRoute] = [
+        Route("/", pages_auth.home),
+        Route("/signin", pages_auth.sign_in, methods=["GET", "POST"]),
+        Route("/signout", pages_auth.sign_out, methods=post),
+        Route("/inbox", pages_inbox.inbox),
+        Route("/tickets/{ticket_id}", pages_inbox.ticket_page),
+        Route("/tickets/{ticket_id}/reply", pages_inbox.ticket_reply, methods=post),
+        Route("/tickets/{ticket_id}/close", pages_inbox.ticket_close, methods=post),
+    ]
+    return routes
+
+
+def console_routes() -> list[BaseRoute]:
+    """Return the /console mount (pages and static assets)."""
+    static = StaticFiles(directory=str(HERE / "static"))
+    return [Mount("/console", routes=[Mount("/static", app=static, name="static"), *_pages()])]
+
+
+def install_console(state: Any, policy: SessionPolicy) -> ConsoleState:
+    """Put the console's process state on the app."""
+    console = ConsoleState(policy=policy, limiter=SignInLimiter())
+    state.console = console
+    return console
