@@ -7,7 +7,7 @@ from typing import Any
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from bot.console import pages_auth, pages_inbox
+from bot.console import pages_auth, pages_inbox, pages_patients
 from bot.console.auth import SessionPolicy
 from bot.console.guard import SignInLimiter
 from bot.console.state import HERE, ConsoleState
@@ -28,6 +28,10 @@ def _pages() -> list[BaseRoute]:
         Route("/tickets/{ticket_id}", pages_inbox.ticket_page),
         Route("/tickets/{ticket_id}/reply", pages_inbox.ticket_reply, methods=post),
         Route("/tickets/{ticket_id}/close", pages_inbox.ticket_close, methods=post),
+        Route("/patients", pages_patients.patients),
+        Route("/patients/{patient_id}", pages_patients.patient_page),
+        Route("/patients/{patient_id}/export", pages_patients.patient_export, methods=post),
+        Route("/patients/{patient_id}/erase", pages_patients.patient_erase, methods=post),
     ]
     return routes
 
