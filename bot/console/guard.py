@@ -15,6 +15,7 @@ from bot.console.state import ConsoleState, console_of
 
 __all__ = [
     "SignInLimiter",
+    "admin_only",
     "cookie_name",
     "cross_site",
     "relaxed",
@@ -93,9 +94,20 @@ async def signed_in(request: Request, console: ConsoleState) -> SignedIn | None:
         return await session_of(session, cookie, now=console.now(request), policy=console.policy)
 
 
-def staff_only(handler: Handler | None = None, *, admin: bool = False) -> Callable[..., object]:
-    """Wrap a page: refuse cross-site requests and anyone not signed in (or not admin)."""
+Endpoint = Callable[[Request], Awaitable[Response]]
 
+
+def staff_only(handler: Handler) -> Endpoint:
+    """Wrap a page: refuse cross-site requests and anyone not signed in."""
+    return _guarded(handler, admin=False)
+
+
+def admin_only(handler: Handler) -> Endpoint:
+    """Wrap a page for admins only (staff management, erasure)."""
+    return _guarded(handler, admin=True)
+
+
+def _guarded(handler: Handler, *, admin: bool) -> Endpoint:
     def wrap(inner: Handler) -> Callable[[Request], Awaitable[Response]]:
         @wraps(inner)
         async def endpoint(request: Request) -> Response:
@@ -115,4 +127,4 @@ def staff_only(handler: Handler | None = None, *, admin: bool = False) -> Callab
 
         return endpoint
 
-    return wrap(handler) if handler is not None else wrap
+    return wrap(handler)

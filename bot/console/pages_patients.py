@@ -11,7 +11,7 @@ from starlette.responses import RedirectResponse, Response
 
 from bot.console.auth import SignedIn
 from bot.console.charts import line_chart
-from bot.console.guard import staff_only
+from bot.console.guard import admin_only, staff_only
 from bot.console.state import console_of
 from bot.db.models import (
     Address,
@@ -126,9 +126,9 @@ async def patient_export(request: Request, who: SignedIn) -> Response:
     )
 
 
-@staff_only
+@admin_only
 async def patient_erase(request: Request, who: SignedIn) -> Response:
-    """Erase the patient and everything about them, once staff typed ERASE (audited)."""
+    """Erase the patient and everything about them, once an admin typed ERASE (audited)."""
     console = console_of(request)
     patient_id = read_id(request.path_params["patient_id"])
     form = await request.form()

@@ -7,7 +7,7 @@ from typing import Any
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from bot.console import pages_auth, pages_inbox, pages_patients
+from bot.console import pages_auth, pages_broadcasts, pages_inbox, pages_patients
 from bot.console.auth import SessionPolicy
 from bot.console.guard import SignInLimiter
 from bot.console.state import HERE, ConsoleState
@@ -28,6 +28,13 @@ def _pages() -> list[BaseRoute]:
         Route("/tickets/{ticket_id}", pages_inbox.ticket_page),
         Route("/tickets/{ticket_id}/reply", pages_inbox.ticket_reply, methods=post),
         Route("/tickets/{ticket_id}/close", pages_inbox.ticket_close, methods=post),
+        Route("/broadcasts", pages_broadcasts.broadcasts),
+        Route("/broadcasts", pages_broadcasts.broadcast_create, methods=post),
+        Route("/broadcasts/preview", pages_broadcasts.broadcast_preview, methods=post),
+        Route("/broadcasts/{broadcast_id}", pages_broadcasts.broadcast_report),
+        Route(
+            "/broadcasts/{broadcast_id}/cancel", pages_broadcasts.broadcast_cancel, methods=post
+        ),
         Route("/patients", pages_patients.patients),
         Route("/patients/{patient_id}", pages_patients.patient_page),
         Route("/patients/{patient_id}/export", pages_patients.patient_export, methods=post),
