@@ -7,7 +7,13 @@ from typing import Any
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from bot.console import pages_auth, pages_broadcasts, pages_inbox, pages_patients
+from bot.console import (
+    pages_auth,
+    pages_broadcasts,
+    pages_imports,
+    pages_inbox,
+    pages_patients,
+)
 from bot.console.auth import SessionPolicy
 from bot.console.guard import SignInLimiter
 from bot.console.state import HERE, ConsoleState
@@ -35,6 +41,9 @@ def _pages() -> list[BaseRoute]:
         Route(
             "/broadcasts/{broadcast_id}/cancel", pages_broadcasts.broadcast_cancel, methods=post
         ),
+        Route("/appointments", pages_imports.imports_page),
+        Route("/appointments/dry-run", pages_imports.import_dry_run, methods=post),
+        Route("/appointments/commit", pages_imports.import_commit, methods=post),
         Route("/patients", pages_patients.patients),
         Route("/patients/{patient_id}", pages_patients.patient_page),
         Route("/patients/{patient_id}/export", pages_patients.patient_export, methods=post),
