@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+import httpx
 from click.testing import CliRunner
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.applications import Starlette
 
 from bot.cli import cli
+from bot.clock import utc_now
+from bot.console.auth import issue_link, sign_in_url
 from bot.db.models import (
     Address,
     Appointment,
@@ -22,9 +30,24 @@ from bot.db.models import (
     Ticket,
     TicketStatus,
 )
+from bot.settings import load_settings
+from bot.web import create_app
 from handlers.staff import add_staff
+from tests.conftest import FakeClock
 
-__all__ = ["ADMIN", "MEMBER", "cli_link", "run_cli", "seed_clinic", "token_of"]
+__all__ = [
+    "ADMIN",
+    "HTTPS",
+    "MEMBER",
+    "Console",
+    "cli_link",
+    "run_cli",
+    "running_console",
+    "seed_clinic",
+    "token_of",
+]
+
+HTTPS = "https://clinic.example"
 
 ADMIN, MEMBER = 4242, 4343
 ANA_CHAT = 555001
@@ -117,3 +140,45 @@ async def seed_clinic(session: AsyncSession, now: datetime) -> dict[str, int]:
     )
     await session.flush()
     return {"ana": ana.id, "bo": bo.id, "ticket": ticket.id, "visit": visit.id}
+
+
+@dataclass
+class Console:
+    app: Starlette
+    url: str
+    clock: FakeClock
+    ids: dict[str, int]
+
+    async def link(self, staff_id: int = ADMIN) -> str:
+        """Issue a link as `staff link` does, on the app's clock (the CLI's own test below)."""
+        async with self.app.state.services.db.session() as session, session.begin():
+            token = await issue_link(session, staff_id, now=self.clock(), actor="cli")
+        assert token is not None
+        return sign_in_url(HTTPS, token)
+
+    def client(self, base: str = HTTPS) -> httpx.AsyncClient:
+        transport = httpx.ASGITransport(app=self.app)
+        headers = {"Origin": base}
+        return httpx.AsyncClient(transport=transport, base_url=base, headers=headers)
+
+    @asynccontextmanager
+    async def signed_in(
+        self, staff_id: int = ADMIN, base: str = HTTPS
+    ) -> AsyncIterator[httpx.AsyncClient]:
+        async with self.client(base) as client:
+            token = token_of(await self.link(staff_id))
+            response = await client.post("/console/signin", data={"t": token})
+            assert response.status_code == 303, response.text
+            yield client
+
+
+@asynccontextmanager
+async def running_console(tmp_path: Path, **settings: object) -> AsyncIterator[Console]:
+    """Run the app (lifespan and all) on a seeded SQLite database, on a fake clock."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'console.db'}"
+    clock = FakeClock(utc_now())
+    app = create_app(load_settings(database_url=url, **settings), clock=clock)
+    async with app.router.lifespan_context(app):
+        async with app.state.services.db.session() as session, session.begin():
+            ids = await seed_clinic(session, clock())
+        yield Console(app, url, clock, ids)

@@ -4,69 +4,33 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 from sqlalchemy import select, text
 from starlette.applications import Starlette
 from starlette.routing import Mount, Route
 
-from bot.clock import utc_now
-from bot.console.auth import issue_link, sign_in_url
 from bot.console.models import ConsoleLink, ConsoleSession
 from bot.console.routes import PUBLIC_PATHS
 from bot.db.models import AuditEntry, StaffRole, Ticket, TicketStatus
-from bot.settings import load_settings
-from bot.web import create_app
 from handlers.staff import add_staff
-from tests.conftest import FakeClock
-from tests.console_support import ADMIN, MEMBER, cli_link, run_cli, seed_clinic, token_of
-
-HTTPS = "https://clinic.example"
-
-
-@dataclass
-class Console:
-    app: Starlette
-    url: str
-    clock: FakeClock
-    ids: dict[str, int]
-
-    async def link(self, staff_id: int = ADMIN) -> str:
-        """Issue a link as `staff link` does, on the app's clock (the CLI's own test below)."""
-        async with self.app.state.services.db.session() as session, session.begin():
-            token = await issue_link(session, staff_id, now=self.clock(), actor="cli")
-        assert token is not None
-        return sign_in_url(HTTPS, token)
-
-    def client(self, base: str = HTTPS) -> httpx.AsyncClient:
-        transport = httpx.ASGITransport(app=self.app)
-        headers = {"Origin": base}
-        return httpx.AsyncClient(transport=transport, base_url=base, headers=headers)
-
-    @asynccontextmanager
-    async def signed_in(
-        self, staff_id: int = ADMIN, base: str = HTTPS
-    ) -> AsyncIterator[httpx.AsyncClient]:
-        async with self.client(base) as client:
-            token = token_of(await self.link(staff_id))
-            response = await client.post("/console/signin", data={"t": token})
-            assert response.status_code == 303, response.text
-            yield client
+from tests.console_support import (
+    ADMIN,
+    HTTPS,
+    MEMBER,
+    Console,
+    cli_link,
+    run_cli,
+    running_console,
+    token_of,
+)
 
 
 @pytest.fixture
 async def console(tmp_path: Path) -> AsyncIterator[Console]:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'console.db'}"
-    clock = FakeClock(utc_now())
-    app = create_app(load_settings(database_url=url), clock=clock)
-    async with app.router.lifespan_context(app):
-        async with app.state.services.db.session() as session, session.begin():
-            ids = await seed_clinic(session, clock())
-        yield Console(app, url, clock, ids)
+    async with running_console(tmp_path) as running:
+        yield running
 
 
 def _console_paths(app: Starlette) -> list[tuple[str, str]]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date
 
 from markupsafe import Markup, escape
@@ -69,7 +69,7 @@ def line_chart(
 
 
 def bar_chart(
-    ident: str, title: str, days: Sequence[date], series: dict[str, Sequence[int]]
+    ident: str, title: str, days: Sequence[date], series: Mapping[str, Sequence[int]]
 ) -> Markup:
     """Draw daily counts as stacked bars, one colour per series, with a legend."""
     totals = [sum(values[i] for values in series.values()) for i in range(len(days))]

@@ -77,18 +77,19 @@ async def imports_page(request: Request, who: SignedIn) -> Response:
 
 
 async def _read_upload(request: Request) -> tuple[str, str]:
-    form = await request.form(max_files=1, max_fields=10)
-    upload = form.get("file")
-    if not isinstance(upload, UploadFile) or not upload.filename:
-        raise ImportFileError("choose a .csv or .ics file")
-    data = await upload.read(MAX_FILE_BYTES + 1)
+    async with request.form(max_files=1, max_fields=10) as form:  # closes the spooled file
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile) or not upload.filename:
+            raise ImportFileError("choose a .csv or .ics file")
+        data = await upload.read(MAX_FILE_BYTES + 1)
+        name = Path(upload.filename).name[:100]
     if len(data) > MAX_FILE_BYTES:
         raise ImportFileError(f"the file is larger than {MAX_FILE_BYTES // 2**20} MiB")
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise ImportFileError("the file is not UTF-8 text") from None
-    return Path(upload.filename).name[:100], text
+    return name, text
 
 
 @staff_only

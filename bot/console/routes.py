@@ -8,6 +8,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from bot.console import (
+    pages_admin,
     pages_auth,
     pages_broadcasts,
     pages_imports,
@@ -44,6 +45,10 @@ def _pages() -> list[BaseRoute]:
         Route("/appointments", pages_imports.imports_page),
         Route("/appointments/dry-run", pages_imports.import_dry_run, methods=post),
         Route("/appointments/commit", pages_imports.import_commit, methods=post),
+        Route("/audit", pages_admin.audit_page),
+        Route("/stats", pages_admin.stats_page),
+        Route("/staff", pages_admin.staff_page),
+        Route("/staff", pages_admin.staff_change, methods=post),
         Route("/patients", pages_patients.patients),
         Route("/patients/{patient_id}", pages_patients.patient_page),
         Route("/patients/{patient_id}/export", pages_patients.patient_export, methods=post),
