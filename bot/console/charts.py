@@ -10,7 +10,7 @@ from markupsafe import Markup, escape
 __all__ = ["bar_chart", "line_chart"]
 
 W, H = 600, 240
-LEFT, RIGHT, TOP, BOTTOM = 40, 12, 14, 34
+LEFT, RIGHT, TOP, BOTTOM = 40, 24, 14, 34
 COLOURS = ("#0b5394", "#b45f06", "#38761d", "#741b47")
 
 

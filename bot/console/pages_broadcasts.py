@@ -176,8 +176,11 @@ async def broadcast_report(request: Request, who: SignedIn) -> Response:
         "failures": failures,
         "cancelled": request.query_params.get("cancelled"),
     }
-    partial = request.query_params.get("part") == "report"
-    return console.render(request, "_report.html" if partial else "broadcast.html", context)
+    if request.query_params.get("part") == "report":
+        # 286 tells htmx to stop polling: a finished broadcast no longer changes.
+        finished = report.status not in ("scheduled", "running")
+        return console.render(request, "_report.html", context, 286 if finished else 200)
+    return console.render(request, "broadcast.html", context)
 
 
 @staff_only
