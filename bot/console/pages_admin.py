@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -10,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from bot.app import Services
 from bot.console.auth import SignedIn
 from bot.console.charts import bar_chart
 from bot.console.guard import admin_only, staff_only
@@ -17,13 +19,14 @@ from bot.console.state import console_of
 from bot.db.models import Address, AuditEntry, MessageLog, StaffRole
 from handlers.ids import TELEGRAM_ID_MAX, read_id
 from handlers.staff import add_staff, list_staff, remove_staff
-from handlers.stats import collect_stats
+from handlers.stats import Stats, collect_stats
 from scheduler.rules import load_nudge_rules
 
 __all__ = ["audit_page", "staff_change", "staff_page", "stats_page"]
 
 AUDIT_PAGE = 100
 STATS_DAYS = 30
+STATS_TTL = timedelta(minutes=1)
 
 
 @staff_only
@@ -58,13 +61,19 @@ async def _per_day(session: AsyncSession, column: Any, since: datetime, *group: 
     )
 
 
-@staff_only
-async def stats_page(request: Request, who: SignedIn) -> Response:
-    """Show the numbers of `clinicbot stats` and charts per day over the last 30 days."""
-    console = console_of(request)
-    services = console.services(request)
-    now = console.now(request)
-    since = (now - timedelta(days=STATS_DAYS - 1)).replace(hour=0, minute=0, second=0)
+@dataclass(frozen=True)
+class _Numbers:
+    stats: Stats
+    days: list[date]
+    series: dict[str, list[int]]
+    confirmed: list[int]
+    opt_outs: list[int]
+
+
+async def _numbers(services: Services, now: datetime) -> _Numbers:
+    since = (now - timedelta(days=STATS_DAYS - 1)).replace(
+        hour=0, minute=0, second=0, microsecond=0
+    )
     days = [since.date() + timedelta(days=n) for n in range(STATS_DAYS)]
     try:
         rules = load_nudge_rules(services.settings.content_dir / "nudges.yaml")
@@ -89,28 +98,39 @@ async def stats_page(request: Request, who: SignedIn) -> Response:
         )
         for day, count in confirms:
             confirmed[_day(day)] = int(count)
-    series = {name: [per.get(d, 0) for d in days] for name, per in sorted(channels.items())}
+    return _Numbers(
+        stats,
+        days,
+        {name: [per.get(d, 0) for d in days] for name, per in sorted(channels.items())},
+        [confirmed.get(d, 0) for d in days],
+        [opt_outs.get(d, 0) for d in days],
+    )
+
+
+@staff_only
+async def stats_page(request: Request, who: SignedIn) -> Response:
+    """Show the numbers of `clinicbot stats` and charts per day (recomputed once a minute)."""
+    console = console_of(request)
+    services = console.services(request)
+    now = console.now(request)
+    numbers = await console.cached("stats", now, STATS_TTL, lambda: _numbers(services, now))
+    days = numbers.days
     context = {
         "who": who,
         "page": "stats",
-        "stats": stats,
+        "stats": numbers.stats,
         "days": days,
-        "series": series,
-        "messages_chart": bar_chart("msgs", "Messages per day by channel", days, series),
-        "opt_outs": [opt_outs.get(d, 0) for d in days],
+        "series": numbers.series,
+        "messages_chart": bar_chart("msgs", "Messages per day by channel", days, numbers.series),
+        "opt_outs": numbers.opt_outs,
         "opt_out_chart": bar_chart(
-            "optouts",
-            "SMS opt-outs per day",
-            days,
-            {"opt-outs": [opt_outs.get(d, 0) for d in days]},
+            "optouts", "SMS opt-outs per day", days, {"opt-outs": numbers.opt_outs}
         ),
-        "confirmed": [confirmed.get(d, 0) for d in days],
+        "confirmed": numbers.confirmed,
         "confirm_chart": bar_chart(
-            "confirms",
-            "Appointments confirmed per day",
-            days,
-            {"confirmed": [confirmed.get(d, 0) for d in days]},
+            "confirms", "Appointments confirmed per day", days, {"confirmed": numbers.confirmed}
         ),
+        "computed_at": console.cache["stats"][0],
     }
     return console.render(request, "stats.html", context)
 

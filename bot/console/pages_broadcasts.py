@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
@@ -17,20 +17,24 @@ from bot.console.auth import SignedIn
 from bot.console.guard import staff_only
 from bot.console.state import console_of
 from bot.db.models import Broadcast, Delivery, DeliveryStatus
-from handlers.audience import Audience, AudienceError, parse_audience
+from content.sms import count_segments
+from content.store import ContentStore
+from handlers.audience import Audience, AudienceError, Selection, parse_audience, select_recipients
 from handlers.broadcast_reports import counts_text
 from handlers.broadcasts import (
     BUCKETS,
     MAX_TEXT_CHARS,
     BroadcastError,
+    ChannelPreview,
+    Preview,
     cancel_broadcast,
+    check_texts,
     create_broadcast,
     delivery_report,
-    preview,
     recent_broadcasts,
 )
 from handlers.ids import read_id
-from scheduler.compose import BROADCAST_PREFIX
+from scheduler.compose import BROADCAST_PREFIX, broadcast_message
 
 __all__ = [
     "broadcast_cancel",
@@ -42,6 +46,7 @@ __all__ = [
 
 _FAILED = (DeliveryStatus.FAILED, DeliveryStatus.SKIPPED, DeliveryStatus.MISSED)
 MAX_FAILURES = 500
+AUDIENCE_TTL = timedelta(seconds=30)
 
 
 def _audience(form: FormData) -> Audience:
@@ -89,6 +94,15 @@ async def broadcasts(request: Request, who: SignedIn) -> Response:
     return console.render(request, "broadcasts.html", context)
 
 
+def _languages(content: ContentStore, texts: dict[str, str]) -> tuple[ChannelPreview, ...]:
+    """Render each language as Telegram and SMS will show it (as handlers.broadcasts.preview)."""
+    shown = []
+    for lang, text in sorted(texts.items()):
+        message = broadcast_message(content, text, lang, 0)
+        shown.append(ChannelPreview(lang, message.text, message.sms, count_segments(message.sms)))
+    return tuple(shown)
+
+
 @staff_only
 async def broadcast_preview(request: Request, who: SignedIn) -> Response:
     """Render the preview fragment: each language as Telegram and SMS, and who receives it."""
@@ -97,15 +111,18 @@ async def broadcast_preview(request: Request, who: SignedIn) -> Response:
     context: dict[str, Any] = {"who": who}
     try:
         audience = _audience(form)
-        services = console.services(request)
-        async with services.db.session() as session:
-            context["preview"] = await preview(
-                session,
-                services.conversation.answerer.content,
-                _texts(form),
-                audience,
-                console.now(request),
-            )
+        services, now = console.services(request), console.now(request)
+        content = services.conversation.answerer.content
+        cleaned = check_texts(_texts(form))  # an empty English text is said before counting
+
+        async def count() -> Selection:
+            async with services.db.session() as session:
+                return await select_recipients(session, audience, now)
+
+        # Staff type and the preview follows: the audience is counted once per 30 seconds.
+        key = f"audience:{audience.spec()}"
+        selection = await console.cached(key, now, AUDIENCE_TTL, count)
+        context["preview"] = Preview(audience, _languages(content, cleaned), selection)
     except (AudienceError, BroadcastError) as exc:
         context["error"] = str(exc)
     return console.render(request, "_preview.html", context)

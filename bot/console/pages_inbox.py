@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
@@ -17,25 +17,20 @@ __all__ = ["inbox", "ticket_close", "ticket_page", "ticket_reply"]
 
 MAX_REPLY = 4000
 CONVERSATION = 50
+OPEN_SHOWN = 200
 
 
-async def _open_tickets(request: Request) -> list[tuple[Ticket, str | None, int]]:
+async def _open_tickets(request: Request) -> list[tuple[Ticket, str | None]]:
     services = console_of(request).services(request)
-    last = (
-        select(MessageLog.patient_id, func.max(MessageLog.id).label("last"))
-        .group_by(MessageLog.patient_id)
-        .subquery()
-    )
     async with services.db.session() as session:
         rows = await session.execute(
-            select(Ticket, Patient.name, func.coalesce(last.c.last, 0))
+            select(Ticket, Patient.name)
             .join(Patient, Patient.id == Ticket.patient_id)
-            .outerjoin(last, last.c.patient_id == Ticket.patient_id)
             .where(Ticket.status == TicketStatus.OPEN)
             .order_by(Ticket.opened_at)
-            .limit(200)
+            .limit(OPEN_SHOWN)
         )
-        return [(t, n, int(m)) for t, n, m in rows]
+        return [(ticket, name) for ticket, name in rows]
 
 
 @staff_only
