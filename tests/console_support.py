@@ -6,7 +6,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -173,9 +172,8 @@ class Console:
 
 
 @asynccontextmanager
-async def running_console(tmp_path: Path, **settings: object) -> AsyncIterator[Console]:
-    """Run the app (lifespan and all) on a seeded SQLite database, on a fake clock."""
-    url = f"sqlite+aiosqlite:///{tmp_path / 'console.db'}"
+async def running_console(url: str, **settings: object) -> AsyncIterator[Console]:
+    """Run the app (lifespan and all) on a seeded database, on a fake clock."""
     clock = FakeClock(utc_now())
     app = create_app(load_settings(database_url=url, **settings), clock=clock)
     async with app.router.lifespan_context(app):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -15,8 +14,8 @@ from tests.console_support import MEMBER, Console, running_console
 
 
 @pytest.fixture
-async def console(tmp_path: Path) -> AsyncIterator[Console]:
-    async with running_console(tmp_path, store_message_bodies=True) as running:
+async def console(database_url: str) -> AsyncIterator[Console]:
+    async with running_console(database_url, store_message_bodies=True) as running:
         yield running
 
 

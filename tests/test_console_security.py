@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select, text
@@ -28,8 +27,8 @@ from tests.console_support import (
 
 
 @pytest.fixture
-async def console(tmp_path: Path) -> AsyncIterator[Console]:
-    async with running_console(tmp_path) as running:
+async def console(database_url: str) -> AsyncIterator[Console]:
+    async with running_console(database_url) as running:
         yield running
 
 
