@@ -13,6 +13,7 @@ from click.testing import CliRunner
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.applications import Starlette
 
+from bot.channels.telegram import TelegramOptions
 from bot.cli import cli
 from bot.clock import utc_now
 from bot.console.auth import issue_link, sign_in_url
@@ -172,10 +173,12 @@ class Console:
 
 
 @asynccontextmanager
-async def running_console(url: str, **settings: object) -> AsyncIterator[Console]:
+async def running_console(
+    url: str, *, telegram: TelegramOptions | None = None, **settings: object
+) -> AsyncIterator[Console]:
     """Run the app (lifespan and all) on a seeded database, on a fake clock."""
     clock = FakeClock(utc_now())
-    app = create_app(load_settings(database_url=url, **settings), clock=clock)
+    app = create_app(load_settings(database_url=url, **settings), clock=clock, telegram=telegram)
     async with app.router.lifespan_context(app):
         async with app.state.services.db.session() as session, session.begin():
             ids = await seed_clinic(session, clock())

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from bot.channels.telegram.staff_group import erase_ticket_posts
 from bot.console.auth import SignedIn
 from bot.console.charts import line_chart
 from bot.console.guard import admin_only, staff_only
@@ -28,6 +29,7 @@ from bot.db.models import (
 from handlers.ids import read_id
 from handlers.privacy import export, export_json, forget
 from handlers.staff import audit
+from handlers.tickets import ticket_posts_of
 
 __all__ = ["patient_erase", "patient_export", "patient_page", "patients"]
 
@@ -142,6 +144,21 @@ async def patient_erase(request: Request, who: SignedIn) -> Response:
     async with services.db.session() as session, session.begin():
         if await session.get(Patient, patient_id) is None:
             return console.render(request, "missing.html", {"who": who, "what": "patient"}, 404)
+        posts = await ticket_posts_of(session, patient_id)  # read before their rows go
         removed = await forget(session, patient_id, actor=who.actor, now=console.now(request))
     log.info("console: patient %s erased (%s rows)", patient_id, removed)
+    telegram = getattr(request.app.state, "telegram", None)
+    if posts and telegram is not None:
+        # The staff group's posts carry the patient's words: removed as the patient's /forget
+        # removes them, in the background (the group takes about a message a second).
+        erase = erase_ticket_posts(
+            telegram.application.bot,
+            services.conversation.answerer.content,
+            posts,
+            alerts=services.conversation.alerts,
+        )
+        if telegram.application.running:
+            telegram.application.create_task(erase, name="erase-ticket-posts")
+        else:
+            await erase
     return RedirectResponse("/console/patients?erased=1", status_code=303)
