@@ -12,8 +12,8 @@ from starlette.routing import Mount, Route
 
 from bot.console.models import ConsoleLink, ConsoleSession
 from bot.console.routes import PUBLIC_PATHS
-from bot.db.models import AuditEntry, StaffRole, Ticket, TicketStatus
-from handlers.staff import add_staff
+from bot.db.models import AuditEntry, MessageLog, Patient, StaffRole, Ticket, TicketStatus
+from handlers.staff import add_staff, remove_staff
 from tests.console_support import (
     ADMIN,
     HTTPS,
@@ -219,3 +219,30 @@ async def test_sign_ins_are_audited(console: Console) -> None:
     async with console.app.state.services.db.session() as session:
         actions = list(await session.scalars(select(AuditEntry.action)))
     assert "console.link" in actions and "console.signin" in actions
+
+
+async def test_removed_and_added_back_before_the_next_request_still_ends_it(
+    console: Console,
+) -> None:
+    async with console.signed_in(MEMBER) as client:
+        console.clock.advance(seconds=1)
+        async with console.app.state.services.db.session() as session, session.begin():
+            now = console.clock()
+            assert await remove_staff(session, MEMBER, actor="test", now=now)
+            await add_staff(session, MEMBER, StaffRole.STAFF, actor="test", now=now)
+        assert (await client.get("/console/inbox")).status_code == 303
+
+
+async def test_what_patients_write_is_escaped(console: Console) -> None:
+    async with console.app.state.services.db.session() as session, session.begin():
+        patient = await session.get(Patient, console.ids["ana"])
+        assert patient is not None
+        patient.name = "<img src=x onerror=alert(1)>"
+        message = await session.scalar(select(MessageLog))
+        assert message is not None
+        message.body = "<script>alert(1)</script>"
+    async with console.signed_in() as client:
+        for path in ("/console/inbox", f"/console/tickets/{console.ids['ticket']}"):
+            page = (await client.get(path)).text
+            assert "<script>alert" not in page and "<img src=x" not in page, path
+            assert "&lt;" in page, path

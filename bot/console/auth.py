@@ -11,7 +11,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.console.models import ConsoleLink, ConsoleSession
-from bot.db.models import Staff, StaffRole
+from bot.db.models import AuditEntry, Staff, StaffRole
 from handlers.staff import audit
 
 __all__ = [
@@ -135,6 +135,24 @@ async def redeem_link(
     return cookie, SignedIn(row.id, staff.telegram_user_id, StaffRole(staff.role), name)
 
 
+async def _changed_since(session: AsyncSession, staff: Staff, since: datetime) -> bool:
+    """Say whether the member was removed or re-added since `since` (the audit trail says).
+
+    Removed and added back before their next request, the role reads the same: the audit
+    entry is what tells that the session belongs to the earlier membership.
+    """
+    found = await session.scalar(
+        select(AuditEntry.id)
+        .where(
+            AuditEntry.created_at > since,
+            AuditEntry.target == f"staff:{staff.telegram_user_id}",
+            AuditEntry.action.in_(("staff.add", "staff.remove")),
+        )
+        .limit(1)
+    )
+    return found is not None
+
+
 async def session_of(
     session: AsyncSession, cookie: str, *, now: datetime, policy: SessionPolicy
 ) -> SignedIn | None:
@@ -154,7 +172,7 @@ async def session_of(
     why = None
     if staff is None:
         why = "staff_removed"
-    elif staff.role != row.role:
+    elif staff.role != row.role or await _changed_since(session, staff, row.created_at):
         why = "role_changed"
     elif now >= row.expires_at:
         why = "expired"

@@ -18,6 +18,7 @@ __all__ = [
     "admin_only",
     "cookie_name",
     "cross_site",
+    "refuse",
     "relaxed",
     "staff_only",
 ]
