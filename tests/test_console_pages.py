@@ -45,6 +45,9 @@ async def test_every_page_renders_for_an_admin(console: Console) -> None:
             response = await client.get(path)
             assert response.status_code == 200, path
             assert expected in response.text, path
+            # Every asset, link and form is the console's own: nothing loads from elsewhere.
+            outside = re.findall(r'(?:src|href|action)="((?:[a-z]+:)?//[^"]*)"', response.text)
+            assert outside == [], (path, outside)
         assert (await client.get("/console/")).headers["location"] == "/console/inbox"
         assert (await client.get("/console/patients/999")).status_code == 404
 
