@@ -7,9 +7,15 @@ Options and arguments are click's; the work, the texts and the audit are the reg
 from __future__ import annotations
 
 import click
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.cli_session import staff_command
+from bot.app import Services
+from bot.cli_session import in_session, staff_command
+from bot.clock import utc_now
+from bot.console.auth import issue_link, sign_in_url
+from bot.console.state import link_base
 from bot.db.models import StaffRole
+from bot.settings import Settings
 from handlers.ids import TELEGRAM_ID_MAX
 
 __all__ = ["audit_command", "staff", "stats_command"]
@@ -20,7 +26,7 @@ TELEGRAM_ID = click.IntRange(1, TELEGRAM_ID_MAX)
 
 @click.group()
 def staff() -> None:
-    """Manage who is staff (Telegram users): add, remove, list."""
+    """Manage who is staff (Telegram users): add, remove, list, console sign-in link."""
 
 
 @staff.command("add")
@@ -50,6 +56,23 @@ def staff_remove(ctx: click.Context, telegram_user_id: int) -> None:
 def staff_list(ctx: click.Context) -> None:
     """List active staff, admins first."""
     click.echo(staff_command(ctx, "staff_list", {}).text)
+
+
+@staff.command("link")
+@click.argument("telegram_user_id", type=TELEGRAM_ID)
+@click.pass_context
+def staff_link(ctx: click.Context, telegram_user_id: int) -> None:
+    """Print a single-use console sign-in link, valid 5 minutes; exit 1 if they are not staff."""
+    settings: Settings = ctx.obj
+
+    async def work(services: Services, session: AsyncSession) -> str | None:
+        return await issue_link(session, telegram_user_id, now=utc_now(), actor="cli")
+
+    token = in_session(ctx, work)
+    if token is None:
+        click.echo(f"clinicbot: {telegram_user_id} is not staff", err=True)
+        raise click.exceptions.Exit(1)
+    click.echo(sign_in_url(link_base(settings.public_url, settings.host, settings.port), token))
 
 
 @click.command("audit")

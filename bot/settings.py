@@ -63,6 +63,9 @@ class Settings(BaseSettings):
     webchat_enabled: bool = False
     webchat_allowed_origins: str = ""
     webchat_retention_days: int = Field(default=30, ge=1, le=3650)
+    # The staff console (/console/): a session ends after this long unused, or this long at most.
+    console_idle_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    console_session_hours: int = Field(default=12, ge=1, le=24 * 30)
 
     @field_validator("clinic_timezone")
     @classmethod

@@ -5,18 +5,24 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.app import Services, open_services
 from bot.channels.sms.channel import SmsChannel
 from bot.channels.telegram import TelegramOptions, telegram_routes, telegram_running
 from bot.channels.webchat import WebChatChannel
+from bot.clock import Clock, utc_now
+from bot.console.auth import SessionPolicy
+from bot.console.headers import ConsoleHeaders
+from bot.console.routes import console_routes, install_console
+from bot.console.state import link_base
 from bot.errors import ClinicbotError
 from bot.health import Health, sqlite_directory
 from bot.settings import Settings
@@ -75,6 +81,7 @@ def create_app(
     *,
     telegram: TelegramOptions | None = None,
     webchat: WebChatChannel | None = None,
+    clock: Clock | None = None,
 ) -> Starlette:
     """Build the web app; its lifespan opens and closes the services and channels."""
     # SMS settings are checked here, so a bad one stops start-up with one line.
@@ -87,7 +94,9 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         try:
-            services = await open_services(settings, alerts=_staff_alerts(settings))
+            services = await open_services(
+                settings, clock=clock or utc_now, alerts=_staff_alerts(settings)
+            )
         except ClinicbotError as exc:  # unusable storage or content: one line, not a traceback
             failures.append(exc)
             raise
@@ -109,6 +118,11 @@ def create_app(
                 telegram_running(settings, services, app.state, telegram),
                 scheduler_running(settings, services, app.state),
             ):
+                if app.state.telegram is not None:  # where /console's sign-in links point
+                    bot_data = app.state.telegram.application.bot_data
+                    bot_data["clinicbot.console_url"] = link_base(
+                        settings.public_url, settings.host, settings.port
+                    )
                 yield
         finally:
             if webchat is not None:
@@ -128,12 +142,24 @@ def create_app(
             body["rejected"] = dict(rejected)
         return JSONResponse(body)
 
-    routes = [Route("/healthz", healthz), *(sms.routes() if sms else [])]
+    routes: list[BaseRoute] = [Route("/healthz", healthz), *(sms.routes() if sms else [])]
     routes += telegram_routes(settings)
     routes += webchat.routes() if webchat else []
-    middleware = [Middleware(_StartupErrors, failures=failures), Middleware(StorageErrors)]
+    routes += console_routes()
+    middleware = [
+        Middleware(_StartupErrors, failures=failures),
+        Middleware(StorageErrors),
+        Middleware(ConsoleHeaders),
+    ]
     app = Starlette(routes=routes, lifespan=lifespan, middleware=middleware)
     app.state.startup_failures = failures
+    install_console(
+        app.state,
+        SessionPolicy(
+            idle=timedelta(minutes=settings.console_idle_minutes),
+            absolute=timedelta(hours=settings.console_session_hours),
+        ),
+    )
     rejected = {"telegram": 0, "sms": 0}
     app.state.rejected = rejected  # the webhooks count the requests they refuse with 403
     return app

@@ -514,3 +514,8 @@ class WebChatMessage(Base):
         UniqueConstraint("chat_id", "client_id", name="uq_webchat_messages_client"),
         Index("ix_webchat_messages_chat_id", "chat_id", "id"),
     )
+
+
+# The staff console's tables live beside the console (bot/console/models.py); imported here so
+# that Base.metadata, which migrations are checked against, always holds them.
+from bot.console import models as _console_models  # noqa: E402, F401

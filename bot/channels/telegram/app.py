@@ -35,8 +35,9 @@ def file_url_for(base_url: str) -> str:
 
 
 # Staff only (the role is checked on every call; others get the /help reply).
-_STAFF_COMMANDS = tuple(
-    (name, staff_commands.staff_command) for name in staff_commands.CHAT_COMMANDS
+_STAFF_COMMANDS = (
+    *((name, staff_commands.staff_command) for name in staff_commands.CHAT_COMMANDS),
+    ("console", staff_commands.console_command),  # a sign-in link, in a private chat only
 )
 
 

@@ -1,0 +1,1 @@
+"""The staff web console at /console/: server-rendered pages over the channel-neutral handlers."""

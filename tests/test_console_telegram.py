@@ -1,0 +1,64 @@
+"""`/console` in a private chat: staff get a single-use sign-in link, anyone else /help."""
+
+from __future__ import annotations
+
+import asyncio
+
+from sqlalchemy import select
+
+from bot.channels.telegram import TelegramOptions
+from bot.console.auth import LINK_LIFETIME, token_hash
+from bot.console.models import ConsoleLink
+from bot.db.models import StaffRole, TicketPost
+from bot.db.session import Database
+from handlers.answer import Answerer
+from handlers.staff import add_staff
+from tests.conftest import FakeClock
+from tests.console_support import HTTPS, running_console, token_of
+from tests.telegram_fake import BASE_URL, TOKEN, FakeBotApi, Harness
+
+PATIENT_USER = 5550001  # the private_text payload's sender
+
+
+async def test_console_gives_staff_a_link_and_others_the_help(
+    db: Database, answerer: Answerer, clock: FakeClock
+) -> None:
+    async with Harness.running(db, answerer, clock) as harness:
+        [refused] = await harness.say("/console")
+        assert refused.text.startswith(answerer.content.message("help", "en").text[:40])
+        async with db.session() as session, session.begin():
+            await add_staff(session, PATIENT_USER, StaffRole.STAFF, actor="cli", now=clock())
+        [reply] = await harness.say("/console")
+    link = reply.text.splitlines()[-1]
+    assert link.startswith("http://127.0.0.1:8080/console/signin?t=")
+    async with db.session() as session:
+        [stored] = list(await session.scalars(select(ConsoleLink)))
+    assert stored.token_hash == token_hash(token_of(link)) and token_of(link) not in repr(
+        stored.__dict__
+    )
+    assert stored.telegram_user_id == PATIENT_USER
+    assert stored.expires_at - stored.created_at == LINK_LIFETIME
+
+
+async def test_an_erasure_in_the_console_removes_the_staff_groups_posts(
+    database_url: str,
+) -> None:
+    api = FakeBotApi()
+    settings = {
+        "telegram_bot_token": TOKEN,
+        "telegram_base_url": BASE_URL,
+        "public_url": HTTPS,
+        "telegram_webhook_secret": "console-secret",
+        "scheduler_enabled": False,
+    }
+    options = TelegramOptions(request=api)
+    async with running_console(database_url, telegram=options, **settings) as console:
+        await asyncio.wait_for(console.app.state.telegram.ready.wait(), timeout=30)
+        async with console.app.state.services.db.session() as session, session.begin():
+            session.add(TicketPost(ticket_id=console.ids["ticket"], chat_id=-100, message_id=77))
+        async with console.signed_in() as client:
+            path = f"/console/patients/{console.ids['ana']}/erase"
+            assert (await client.post(path, data={"confirm": "ERASE"})).status_code == 303
+    # Done in the background, as /forget does; the Application awaits it when it stops.
+    [deleted] = api.sent("deleteMessage")
+    assert deleted.params == {"chat_id": -100, "message_id": 77}
