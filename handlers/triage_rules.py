@@ -184,10 +184,11 @@ class _Loader:
             self.targets.add(word)
         root = stem(word, lang)  # short stems overreach: Spanish "herirme" becomes "her"
         found = {("w", word) if exact or len(root) < 4 else (lang, root)}
-        if not exact and len(root) < 4 and word.isalpha():
-            # A short word matched by spelling still takes its plural: "rojo" is "rojos".
+        if not exact and len(root) < 4 and len(word) >= 3 and word.isalpha() and word[-1] != "s":
+            # A short word matched by spelling still takes its plural: "rojo" is "rojos". Not
+            # two-letter words: "mes" is not "me", "nos" is not "no".
             found |= {("w", word + "s"), ("w", word + "es")} if lang == "es" else set()
-            found |= {("w", word + "s")} if lang == "en" and word[-1] not in "sy" else set()
+            found |= {("w", word + "s")} if lang == "en" and word[-1] != "y" else set()
         # Spanish written as it sounds: "ampoyas", "ventoza", "vajado". Short words are left out:
         # "doce" sounds like the English "dose".
         return found | {sound_key(word)} if lang == "es" and len(word) >= SOUND_MIN else found
