@@ -12,7 +12,7 @@ import yaml
 
 from content.text import sounds_like, stem, tokens
 
-__all__ = ["Category", "RedFlagRules", "load_red_flag_rules"]
+__all__ = ["Category", "Reading", "RedFlagRules", "load_red_flag_rules"]
 
 
 class Category(StrEnum):
@@ -81,17 +81,29 @@ class Rule:
     examples: tuple[tuple[str, str], ...] = ()  # (language, message) that must fire this rule
 
 
+@dataclass(frozen=True)
+class Reading:
+    """How triage reads one word: corrected, its match keys, and the phrases it may be in."""
+
+    word: str  # the word with any likely typo corrected
+    keys: frozenset[Key]
+    singles: tuple[Phrase, ...]  # one-word phrases it matches
+    starts: frozenset[Phrase]  # longer phrases it may start
+    seconds: frozenset[Phrase]  # longer phrases it may be the second word of
+
+
 @dataclass(frozen=True, eq=False, repr=False)
 class RedFlagRules:
     """Parsed, compiled red-flag rules."""
 
     rules: tuple[Rule, ...]  # most severe category first, file order within one
     index: dict[Key, tuple[Phrase, ...]]  # phrases by the keys of their first word
+    second: dict[Key, frozenset[Phrase]]  # phrases of two words or more by their second word
     fillers: frozenset[str]
     rewrites: Rewrites
     known: frozenset[str]  # words never typo-corrected
     vocab: dict[str, tuple[str, ...]]  # typo targets by first letter
-    cache: dict[str, tuple[str, frozenset[Key]]] = field(default_factory=dict)  # word readings
+    cache: dict[str, Reading] = field(default_factory=dict)  # word readings, by word
 
 
 def rewrite(words: list[str], rewrites: Rewrites) -> list[str]:
@@ -304,6 +316,10 @@ def load_red_flag_rules(path: Path) -> RedFlagRules:
     rules = [load.rule(r, c, context) for c in Category for r in categories.get(c, ())]
     load.check(len({r.id for r in rules}) == len(rules), top["rules"], "rule ids must be unique")
     index: dict[Key, list[Phrase]] = {}
+    second: dict[Key, set[Phrase]] = {}
+    for phrase in load.phrases.values():
+        for key in phrase.slots[1] if len(phrase.slots) > 1 else ():
+            second.setdefault(key, set()).add(phrase)
     for phrase in load.phrases.values():
         for first in phrase.slots[0]:
             index.setdefault(first, []).append(phrase)
@@ -315,6 +331,7 @@ def load_red_flag_rules(path: Path) -> RedFlagRules:
     return RedFlagRules(
         rules=tuple(rules),
         index={k: tuple(v) for k, v in index.items()},
+        second={k: frozenset(v) for k, v in second.items()},
         fillers=frozenset(fillers),
         rewrites=load.rewrites,
         known=frozenset(load.words | fillers | breaks | spelled | not_typos),
