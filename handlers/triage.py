@@ -193,10 +193,10 @@ def _enough(pattern: tuple[str, ...], live: list[list[_Occ]]) -> bool:
 
 def fires(rule: Rule, scan: Scan) -> bool:
     """Return whether any of a rule's patterns has all its concepts alive within its reach."""
-    excepted = scan.found.get(rule.id + "!except", [])
-    for pattern in rule.patterns:
-        if not all(owner in scan.found for owner in pattern):
-            continue
+    found = scan.found.keys()
+    patterns = [p for p, terms in zip(rule.patterns, rule.terms, strict=True) if terms <= found]
+    excepted = scan.found.get(rule.id + "!except", []) if patterns else []
+    for pattern in patterns:
         live = [
             [
                 o

@@ -79,6 +79,11 @@ class Rule:
     reply: str  # the message key of the safety reply, e.g. "red_flag_poisoning"
     note: str = ""  # for reviewers and `clinicbot triage explain`
     examples: tuple[tuple[str, str], ...] = ()  # (language, message) that must fire this rule
+    terms: tuple[frozenset[str], ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # Each pattern's terms as a set: a rule is skipped at once when one is not found.
+        object.__setattr__(self, "terms", tuple(frozenset(p) for p in self.patterns))
 
 
 @dataclass(frozen=True)
