@@ -77,6 +77,8 @@ def _read(word: str, rules: RedFlagRules) -> Reading:
         if word.isdigit():
             keys |= {NUM, YEAR} if len(word) == 4 and word[:2] in {"19", "20"} else {NUM}
             keys |= {MANY} if 6 <= int(word) <= 999 else set()
+        for other in rules.also.get(fixed, ()):  # "she cut herself" reads like "I cut myself"
+            keys |= _read(other, rules).keys
         starts = {p: None for key in keys for p in rules.index.get(key, ())}
         seconds = frozenset().union(*(rules.second.get(key, ()) for key in keys))
         hit = Reading(

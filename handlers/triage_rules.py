@@ -108,6 +108,7 @@ class RedFlagRules:
     rewrites: Rewrites
     known: frozenset[str]  # words never typo-corrected
     vocab: dict[str, tuple[str, ...]]  # typo targets by first letter
+    also: dict[str, tuple[str, ...]]  # words also read as others: "herself" as "myself"
     cache: dict[str, Reading] = field(default_factory=dict)  # word readings, by word
 
 
@@ -298,7 +299,7 @@ def load_red_flag_rules(path: Path) -> RedFlagRules:
     except yaml.MarkedYAMLError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark else 1
         raise ValueError(f"{path}:{line}: {exc.problem}") from exc
-    sections = {"version", "fillers", "rewrites", "not_typos", "clause_breaks"}
+    sections = {"version", "fillers", "rewrites", "not_typos", "clause_breaks", "also_read_as"}
     needed = {"modifiers", "terms", "rules"}
     top = load.fields(load.plain(root) if root else None, sections | needed, needed)
     rewrites: dict[str, list[tuple[tuple[str, ...], tuple[str, ...]]]] = {}
@@ -332,6 +333,11 @@ def load_red_flag_rules(path: Path) -> RedFlagRules:
     for word in sorted(w for w in load.targets if len(w) >= FUZZY_MIN):
         vocab.setdefault(word[0], []).append(word)
     fillers, not_typos = load.word_set(top.get("fillers")), load.word_set(top.get("not_typos"))
+    also: dict[str, set[str]] = {}
+    for target, sources in load.fields(top.get("also_read_as", _Map())).items():
+        load.check(len(tokens(target)) == 1, target, f"expected one word, got {target!r}")
+        for source in load.word_set(sources):
+            also.setdefault(source, set()).add(tokens(target)[0])
     spelled = {w for pairs in load.rewrites.values() for pair in pairs for w in pair[0] + pair[1]}
     return RedFlagRules(
         rules=tuple(rules),
@@ -341,4 +347,5 @@ def load_red_flag_rules(path: Path) -> RedFlagRules:
         rewrites=load.rewrites,
         known=frozenset(load.words | fillers | breaks | spelled | not_typos),
         vocab={k: tuple(v) for k, v in vocab.items()},
+        also={k: tuple(sorted(v)) for k, v in also.items()},
     )
