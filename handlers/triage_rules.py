@@ -334,10 +334,10 @@ def load_red_flag_rules(path: Path) -> RedFlagRules:
         vocab.setdefault(word[0], []).append(word)
     fillers, not_typos = load.word_set(top.get("fillers")), load.word_set(top.get("not_typos"))
     also: dict[str, set[str]] = {}
-    for target, sources in load.fields(top.get("also_read_as", _Map())).items():
-        load.check(len(tokens(target)) == 1, target, f"expected one word, got {target!r}")
-        for source in load.word_set(sources):
-            also.setdefault(source, set()).add(tokens(target)[0])
+    for reading, said in load.fields(top.get("also_read_as", _Map())).items():
+        load.check(len(tokens(reading)) == 1, reading, f"expected one word, got {reading!r}")
+        for word in load.word_set(said):
+            also.setdefault(word, set()).add(tokens(reading)[0])
     spelled = {w for pairs in load.rewrites.values() for pair in pairs for w in pair[0] + pair[1]}
     return RedFlagRules(
         rules=tuple(rules),
