@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, cast
 
@@ -33,6 +34,8 @@ SOUND_MIN = 5  # shortest word matched by how it sounds
 Key = tuple[str, str]  # ("w", word), ("en"|"es", stem), ("s", Spanish sound) or a number slot
 NUM, YEAR = ("#", ""), ("#", "year")  # any number; a year from 1900 to 2099
 MANY = ("#", "many")
+# libyaml's parser when PyYAML has it: the rule file is read on every start-up.
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def sound_key(word: str) -> Key:
@@ -125,6 +128,12 @@ def rewrite(words: list[str], rewrites: Rewrites) -> list[str]:
     return out
 
 
+@lru_cache(maxsize=65536)
+def _words(text: str) -> tuple[str, ...]:
+    """Return the folded words of a piece of rule text (rule files repeat their pieces)."""
+    return tuple(tokens(text))
+
+
 class _Text(str):  # YAML values that remember their line, for error messages
     line = 0
 
@@ -215,7 +224,7 @@ class _Loader:
         self.check(lang in LANGS, text, f"{text!r}: phrases go in en: and es: lists")
         slots: list[frozenset[Key]] = []
         for piece in text.split():
-            found = [(alt[:1] == "=", tokens(alt)) for alt in piece.split("|")]
+            found = [(alt[:1] == "=", list(_words(alt))) for alt in piece.split("|")]
             single = all(len(words) == 1 for _, words in found)
             ok = piece in _SLOTS or (all(w for _, w in found) and (single or len(found) == 1))
             self.check(ok, text, f"{piece!r}: alternatives a|b are single words")
@@ -227,8 +236,8 @@ class _Loader:
                 )
             else:
                 slots += [frozenset(self.keys(w, found[0][0], lang, owner)) for w in found[0][1]]
-        said = [w for piece in text.split() for w in tokens(piece.split("|")[0])]
-        each = [[w] for w in tokens(text.replace("|", " "))]
+        said = [w for piece in text.split() for w in _words(piece.split("|")[0])]
+        each = [[w] for w in _words(text.replace("|", " "))]
         stale = [words for words in [said, *each] if rewrite(words, self.rewrites) != words]
         self.check(not stale, text, f"{text!r} must use the rewritten spelling (see rewrites)")
         immune = frozenset(n for n, cue in self.cues.items() if not slots[0].isdisjoint(cue))
@@ -295,7 +304,7 @@ def load_red_flag_rules(path: Path) -> RedFlagRules:
     """Load, check and compile the red-flag rules in a YAML file."""
     load = _Loader(path)
     try:
-        root = yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+        root = yaml.compose(path.read_text(encoding="utf-8"), Loader=_YAML_LOADER)
     except yaml.MarkedYAMLError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark else 1
         raise ValueError(f"{path}:{line}: {exc.problem}") from exc
