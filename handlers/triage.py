@@ -21,9 +21,9 @@ from handlers.triage_rules import (
     SOUND_MIN,
     YEAR,
     Category,
-    Key,
     Modifier,
     Phrase,
+    Reading,
     RedFlagRules,
     Rule,
     load_red_flag_rules,
@@ -64,10 +64,11 @@ _REPEAT = re.compile(r"(\w)\1{2,}")  # a letter typed three or more times: "numb
 _MAX_GAP = 3  # filler words allowed between the words of a phrase: "can't feel MY legs"
 _SWAP_OK, _TWO_EDITS = 8, 10  # typo lengths: a wrong letter, two slips
 _Occ = tuple[int, int, Phrase]  # first word, word after the last, phrase
+_PUNCT = Reading("", frozenset(), (), frozenset(), frozenset())
 
 
-def _read(word: str, rules: RedFlagRules) -> tuple[str, frozenset[Key]]:
-    """Return a folded word with any likely typo corrected, and its match keys."""
+def _read(word: str, rules: RedFlagRules) -> Reading:
+    """Return how triage reads a folded word: typo corrected, its keys, the phrases it is in."""
     hit = rules.cache.get(word)
     if hit is None:
         fixed = _correct(word, rules)
@@ -76,7 +77,17 @@ def _read(word: str, rules: RedFlagRules) -> tuple[str, frozenset[Key]]:
         if word.isdigit():
             keys |= {NUM, YEAR} if len(word) == 4 and word[:2] in {"19", "20"} else {NUM}
             keys |= {MANY} if 6 <= int(word) <= 999 else set()
-        hit = fixed, frozenset(keys)
+        for other in rules.also.get(fixed, ()):  # "she cut herself" reads like "I cut myself"
+            keys |= _read(other, rules).keys
+        starts = {p: None for key in keys for p in rules.index.get(key, ())}
+        seconds = frozenset().union(*(rules.second.get(key, ()) for key in keys))
+        hit = Reading(
+            fixed,
+            frozenset(keys),
+            tuple(p for p in starts if len(p.slots) == 1),
+            frozenset(p for p in starts if len(p.slots) > 1),
+            seconds,
+        )
         if len(rules.cache) > 100_000:
             rules.cache.clear()
         rules.cache[word] = hit
@@ -114,11 +125,21 @@ def scan(text: str, rules: RedFlagRules) -> Scan:
         if _SPLIT.fullmatch(chunk):
             words.append("," if chunk == "," else ".")
         elif chunk:
-            words += rewrite([_read(word, rules)[0] for word in tokens(chunk)], rules.rewrites)
-    toks = [_read(word, rules)[1] if word not in ".," else frozenset() for word in words]
+            words += rewrite([_read(word, rules).word for word in tokens(chunk)], rules.rewrites)
+    read = [_read(word, rules) if word not in ".," else _PUNCT for word in words]
+    toks = [r.keys for r in read]
     found: dict[str, list[_Occ]] = {}
-    for i, keys in enumerate(toks):
-        for phrase in {p for key in keys for p in rules.index.get(key, ())}:
+    for i, reading in enumerate(read):
+        for phrase in reading.singles:
+            found.setdefault(phrase.owner, []).append((i, i + 1, phrase))
+        # Only longer phrases whose second word is next (past a few fillers) can match here.
+        j, nexts = i + 1, frozenset[Phrase]()
+        while j < len(read) and j <= i + 1 + _MAX_GAP:
+            nexts |= read[j].seconds
+            if words[j] not in rules.fillers and words[j] != ",":
+                break
+            j += 1
+        for phrase in reading.starts & nexts if nexts else ():
             j = i + 1
             for slot in phrase.slots[1:]:
                 gap = 0  # skip filler words and commas: "red, hot and swollen"
@@ -174,10 +195,10 @@ def _enough(pattern: tuple[str, ...], live: list[list[_Occ]]) -> bool:
 
 def fires(rule: Rule, scan: Scan) -> bool:
     """Return whether any of a rule's patterns has all its concepts alive within its reach."""
-    excepted = scan.found.get(rule.id + "!except", [])
-    for pattern in rule.patterns:
-        if not all(owner in scan.found for owner in pattern):
-            continue
+    found = scan.found.keys()
+    patterns = [p for p, terms in zip(rule.patterns, rule.terms, strict=True) if terms <= found]
+    excepted = scan.found.get(rule.id + "!except", []) if patterns else []
+    for pattern in patterns:
         live = [
             [
                 o

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, cast
 
@@ -12,7 +13,7 @@ import yaml
 
 from content.text import sounds_like, stem, tokens
 
-__all__ = ["Category", "RedFlagRules", "load_red_flag_rules"]
+__all__ = ["Category", "Reading", "RedFlagRules", "load_red_flag_rules"]
 
 
 class Category(StrEnum):
@@ -33,6 +34,8 @@ SOUND_MIN = 5  # shortest word matched by how it sounds
 Key = tuple[str, str]  # ("w", word), ("en"|"es", stem), ("s", Spanish sound) or a number slot
 NUM, YEAR = ("#", ""), ("#", "year")  # any number; a year from 1900 to 2099
 MANY = ("#", "many")
+# libyaml's parser when PyYAML has it: the rule file is read on every start-up.
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def sound_key(word: str) -> Key:
@@ -79,6 +82,22 @@ class Rule:
     reply: str  # the message key of the safety reply, e.g. "red_flag_poisoning"
     note: str = ""  # for reviewers and `clinicbot triage explain`
     examples: tuple[tuple[str, str], ...] = ()  # (language, message) that must fire this rule
+    terms: tuple[frozenset[str], ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # Each pattern's terms as a set: a rule is skipped at once when one is not found.
+        object.__setattr__(self, "terms", tuple(frozenset(p) for p in self.patterns))
+
+
+@dataclass(frozen=True)
+class Reading:
+    """How triage reads one word: corrected, its match keys, and the phrases it may be in."""
+
+    word: str  # the word with any likely typo corrected
+    keys: frozenset[Key]
+    singles: tuple[Phrase, ...]  # one-word phrases it matches
+    starts: frozenset[Phrase]  # longer phrases it may start
+    seconds: frozenset[Phrase]  # longer phrases it may be the second word of
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -87,11 +106,13 @@ class RedFlagRules:
 
     rules: tuple[Rule, ...]  # most severe category first, file order within one
     index: dict[Key, tuple[Phrase, ...]]  # phrases by the keys of their first word
+    second: dict[Key, frozenset[Phrase]]  # phrases of two words or more by their second word
     fillers: frozenset[str]
     rewrites: Rewrites
     known: frozenset[str]  # words never typo-corrected
     vocab: dict[str, tuple[str, ...]]  # typo targets by first letter
-    cache: dict[str, tuple[str, frozenset[Key]]] = field(default_factory=dict)  # word readings
+    also: dict[str, tuple[str, ...]]  # words also read as others: "herself" as "myself"
+    cache: dict[str, Reading] = field(default_factory=dict)  # word readings, by word
 
 
 def rewrite(words: list[str], rewrites: Rewrites) -> list[str]:
@@ -105,6 +126,12 @@ def rewrite(words: list[str], rewrites: Rewrites) -> list[str]:
         out += target
         words = words[len(source) :]
     return out
+
+
+@lru_cache(maxsize=65536)
+def _words(text: str) -> tuple[str, ...]:
+    """Return the folded words of a piece of rule text (rule files repeat their pieces)."""
+    return tuple(tokens(text))
 
 
 class _Text(str):  # YAML values that remember their line, for error messages
@@ -184,6 +211,11 @@ class _Loader:
             self.targets.add(word)
         root = stem(word, lang)  # short stems overreach: Spanish "herirme" becomes "her"
         found = {("w", word) if exact or len(root) < 4 else (lang, root)}
+        if not exact and len(root) < 4 and len(word) >= 3 and word.isalpha() and word[-1] != "s":
+            # A short word matched by spelling still takes its plural: "rojo" is "rojos". Not
+            # two-letter words: "mes" is not "me", "nos" is not "no".
+            found |= {("w", word + "s"), ("w", word + "es")} if lang == "es" else set()
+            found |= {("w", word + "s")} if lang == "en" and word[-1] != "y" else set()
         # Spanish written as it sounds: "ampoyas", "ventoza", "vajado". Short words are left out:
         # "doce" sounds like the English "dose".
         return found | {sound_key(word)} if lang == "es" and len(word) >= SOUND_MIN else found
@@ -192,7 +224,7 @@ class _Loader:
         self.check(lang in LANGS, text, f"{text!r}: phrases go in en: and es: lists")
         slots: list[frozenset[Key]] = []
         for piece in text.split():
-            found = [(alt[:1] == "=", tokens(alt)) for alt in piece.split("|")]
+            found = [(alt[:1] == "=", list(_words(alt))) for alt in piece.split("|")]
             single = all(len(words) == 1 for _, words in found)
             ok = piece in _SLOTS or (all(w for _, w in found) and (single or len(found) == 1))
             self.check(ok, text, f"{piece!r}: alternatives a|b are single words")
@@ -204,8 +236,8 @@ class _Loader:
                 )
             else:
                 slots += [frozenset(self.keys(w, found[0][0], lang, owner)) for w in found[0][1]]
-        said = [w for piece in text.split() for w in tokens(piece.split("|")[0])]
-        each = [[w] for w in tokens(text.replace("|", " "))]
+        said = [w for piece in text.split() for w in _words(piece.split("|")[0])]
+        each = [[w] for w in _words(text.replace("|", " "))]
         stale = [words for words in [said, *each] if rewrite(words, self.rewrites) != words]
         self.check(not stale, text, f"{text!r} must use the rewritten spelling (see rewrites)")
         immune = frozenset(n for n, cue in self.cues.items() if not slots[0].isdisjoint(cue))
@@ -272,11 +304,11 @@ def load_red_flag_rules(path: Path) -> RedFlagRules:
     """Load, check and compile the red-flag rules in a YAML file."""
     load = _Loader(path)
     try:
-        root = yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+        root = yaml.compose(path.read_text(encoding="utf-8"), Loader=_YAML_LOADER)
     except yaml.MarkedYAMLError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark else 1
         raise ValueError(f"{path}:{line}: {exc.problem}") from exc
-    sections = {"version", "fillers", "rewrites", "not_typos", "clause_breaks"}
+    sections = {"version", "fillers", "rewrites", "not_typos", "clause_breaks", "also_read_as"}
     needed = {"modifiers", "terms", "rules"}
     top = load.fields(load.plain(root) if root else None, sections | needed, needed)
     rewrites: dict[str, list[tuple[tuple[str, ...], tuple[str, ...]]]] = {}
@@ -299,6 +331,10 @@ def load_red_flag_rules(path: Path) -> RedFlagRules:
     rules = [load.rule(r, c, context) for c in Category for r in categories.get(c, ())]
     load.check(len({r.id for r in rules}) == len(rules), top["rules"], "rule ids must be unique")
     index: dict[Key, list[Phrase]] = {}
+    second: dict[Key, set[Phrase]] = {}
+    for phrase in load.phrases.values():
+        for key in phrase.slots[1] if len(phrase.slots) > 1 else ():
+            second.setdefault(key, set()).add(phrase)
     for phrase in load.phrases.values():
         for first in phrase.slots[0]:
             index.setdefault(first, []).append(phrase)
@@ -306,12 +342,19 @@ def load_red_flag_rules(path: Path) -> RedFlagRules:
     for word in sorted(w for w in load.targets if len(w) >= FUZZY_MIN):
         vocab.setdefault(word[0], []).append(word)
     fillers, not_typos = load.word_set(top.get("fillers")), load.word_set(top.get("not_typos"))
+    also: dict[str, set[str]] = {}
+    for reading, said in load.fields(top.get("also_read_as", _Map())).items():
+        load.check(len(tokens(reading)) == 1, reading, f"expected one word, got {reading!r}")
+        for word in load.word_set(said):
+            also.setdefault(word, set()).add(tokens(reading)[0])
     spelled = {w for pairs in load.rewrites.values() for pair in pairs for w in pair[0] + pair[1]}
     return RedFlagRules(
         rules=tuple(rules),
         index={k: tuple(v) for k, v in index.items()},
+        second={k: frozenset(v) for k, v in second.items()},
         fillers=frozenset(fillers),
         rewrites=load.rewrites,
         known=frozenset(load.words | fillers | breaks | spelled | not_typos),
         vocab={k: tuple(v) for k, v in vocab.items()},
+        also={k: tuple(sorted(v)) for k, v in also.items()},
     )

@@ -1,9 +1,10 @@
 """Red-flag triage on messages written blind (by writers who saw neither content/ nor the rules).
 
 Every set here has been studied: each was run blind once first (the two locked sets at the end of
-a round of rule writing) and its first-run figures are in docs/TRIAGE.md. The next honest measure
-needs a new locked set written blind. `clinicbot triage eval FILE` prints the same scores with
-every miss.
+a round of rule writing) and its first-run figures are in docs/TRIAGE.md (a test checks that each
+set has its row there). A new set dropped into tests/eval/ is picked up by name. The next honest
+measure needs a new locked set written blind. `clinicbot triage eval FILE` prints the same scores
+with every miss.
 """
 
 from __future__ import annotations
@@ -48,6 +49,18 @@ def test_the_studied_sets_are_all_caught_with_few_false_alarms(
     assert [line for line in score.lines() if line.startswith("miss")] == []
     assert score.recall == 1.0
     assert score.false_alarm_rate <= 0.03
+
+
+def test_every_studied_set_has_its_blind_first_run_in_the_docs() -> None:
+    """A set joins the studied sets only with the figures of its first, blind run recorded."""
+    doc = (EVAL.parents[1] / "docs" / "TRIAGE.md").read_text(encoding="utf-8")
+    rows = {line.split("`")[1]: line for line in doc.splitlines() if line.startswith("| `triage_")}
+    assert sorted(rows) == STUDIED
+    for name, row in rows.items():
+        cases = load_cases(EVAL / name)
+        flagged = sum(case.expect != "none" for case in cases)
+        assert f"| {flagged} / {len(cases) - flagged} |" in row, name
+        assert "%" in row.split("|")[-2], name
 
 
 def test_over_triage_of_an_urgent_case_counts_as_caught_and_under_triage_does_not(
