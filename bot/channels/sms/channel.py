@@ -42,7 +42,7 @@ class SmsChannel:
         self._rest = open_rest(
             self.config.account_sid, self.config.auth_token, self.config.api_base_url
         )
-        self.sender = SmsSender(self._rest, services.db, content, self.config, clock=self._clock)
+        self.sender = SmsSender(self._rest, content, self.config)
         inbound = SmsInbound(
             services.db,
             services.conversation,

@@ -1,41 +1,23 @@
-"""Flood control: at most one message a second per chat and 30 a second overall."""
+"""Flood control in one process: at most one message a second per chat and 30 a second overall.
+
+It paces what python-telegram-bot sends from this process (answers to patients); the outbox's
+sends are paced across every process by the shared lanes (scheduler.lanes) as well.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Coroutine
-from contextvars import ContextVar
 from datetime import timedelta
 from typing import Any
 
 from telegram.error import RetryAfter
 from telegram.ext import AIORateLimiter
 
-__all__ = [
-    "SEND_GATE",
-    "ChatPacer",
-    "ClinicRateLimiter",
-    "EvenPacer",
-    "SendWithdrawn",
-    "retry_seconds",
-]
+__all__ = ["ChatPacer", "ClinicRateLimiter", "EvenPacer", "retry_seconds"]
 
 Sleep = Callable[[float], Awaitable[None]]
-Gate = Callable[[], Awaitable[str | None]]
-# Set by the sender around one send: asked after pacing, just before the request goes, and
-# answers why the message must not go any more (a STOP while it waited), or None.
-SEND_GATE: ContextVar[Gate | None] = ContextVar("clinicbot_send_gate", default=None)
-
-
-class SendWithdrawn(Exception):
-    """The send gate said no after pacing: the message was not sent."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
 _PRUNE_AT = 10_000
 
 
@@ -151,9 +133,6 @@ class ClinicRateLimiter(AIORateLimiter):
                 await self._pacer.wait(str(chat))
                 if self._overall is not None:
                     await self._overall.wait()
-            gate = SEND_GATE.get()
-            if gate is not None and (reason := await gate()) is not None:
-                raise SendWithdrawn(reason)
             try:
                 return await super().process_request(
                     callback, args, kwargs, endpoint, data, rate_limit_args
