@@ -92,7 +92,7 @@ async def recover_dead(
     await session.execute(delete(Worker).where(Worker.seen_at < now - stale_after))
     counts = (requeued.rowcount, interrupted.rowcount)  # type: ignore[attr-defined]
     if any(counts):
-        log.warning("recovered a dead worker's rows: requeued=%s interrupted=%s", *counts)
+        log.warning("recovered outbox (dead workers): requeued=%s interrupted=%s", *counts)
     return counts
 
 

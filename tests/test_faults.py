@@ -332,7 +332,7 @@ async def test_telegram_failures_are_retried_then_recorded_failed(
             harness.api.fail("sendMessage", 429, "Too Many Requests", retry_after=7)
     await harness.app.initialize()
     try:
-        sender = TelegramSender(harness.app.bot, harness.deps, sleep=harness.monotonic.sleep)
+        sender = TelegramSender(harness.app.bot, sleep=harness.monotonic.sleep)
         await _broadcast_to(db, ["telegram:5550001"], clock)
         scheduler = _scheduler(db, answerer, {"telegram": sender}, clock)
         for _ in range(MAX_ATTEMPTS + 1):
@@ -399,10 +399,7 @@ async def test_twilio_failures_are_retried_then_recorded_failed(
     # The real limiter paces in real time: let it through, the test is about retries.
     config = SmsConfig.from_settings(sms_settings(database_url, sms_messages_per_second=1000))
 
-    async def no_sleep(seconds: float) -> None:
-        return None
-
-    sender = SmsSender(rest, db, answerer.content, config, clock=clock, sleep=no_sleep)
+    sender = SmsSender(rest, answerer.content, config)
     await _broadcast_to(db, [f"tel:{PATIENT}"], clock)
     scheduler = _scheduler(db, answerer, {"tel": sender}, clock)
     for _ in range(MAX_ATTEMPTS + 1):
