@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import select
 
-from bot.clock import Clock
+from bot.clock import Clock, utc_now
 from bot.db.models import Appointment, Patient
 from bot.db.session import Database
 from scheduler.dispatch import Dispatcher
@@ -79,6 +79,7 @@ class Scheduler:
         heartbeat_seconds: float = 10.0,
         stale_after: timedelta = STALE_AFTER,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        wall_clock: Clock = utc_now,
     ) -> None:
         self._db, self._dispatcher, self._rules = db, dispatcher, rules
         self._after_tick = after_tick  # e.g. finish broadcasts and send their reports
@@ -89,6 +90,7 @@ class Scheduler:
         self._running = asyncio.Lock()  # one tick at a time; stop() waits for it
         self._stopping = False
         self._beat_seconds, self._stale_after, self._sleep = heartbeat_seconds, stale_after, sleep
+        self._wall = wall_clock  # heartbeats are real time even when a test moves the clock
         self._woken = asyncio.Event()  # urgent rows appeared (LISTEN/NOTIFY) during a tick
 
     @property
@@ -99,7 +101,7 @@ class Scheduler:
     async def recover(self) -> tuple[int, int]:
         """Beat, then recover rows of dead workers: requeue claimed ones, fail (never
         resend) rows caught mid-send. Live peers' rows are left alone."""
-        now = self._clock()
+        now = self._wall()
         async with self._db.session() as session, session.begin():
             await beat(session, self.worker, now)
             return await recover_dead(session, now, me=self.worker, stale_after=self._stale_after)

@@ -40,6 +40,19 @@ log = logging.getLogger(__name__)
 STALE_AFTER = timedelta(seconds=30)  # three missed beats at the default 10 s
 
 
+def _running(pid: int) -> bool:
+    """Say whether a process with this id runs on this host."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process: alive
+    return True
+
+
 def new_worker_id() -> str:
     """Return a unique id for this process: host, pid and a random part."""
     return f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -74,8 +87,18 @@ async def recover_dead(
     Returns (requeued, interrupted). Rows claimed by no worker id (claims made before
     heartbeats existed) count as a dead worker's.
     """
-    alive = select(Worker.id).where(Worker.seen_at >= now - stale_after)
-    living = [str(ident) for ident in (await session.scalars(alive)).all()]
+    recent = await session.execute(
+        select(Worker.id, Worker.host, Worker.pid).where(Worker.seen_at >= now - stale_after)
+    )
+    host = socket.gethostname()[:40]
+    # A peer on this host whose process is gone is dead now, not in `stale_after`: so a
+    # restart recovers its own crash at once.
+    living = [
+        str(ident)
+        for ident, peer_host, pid in recent
+        if ident == me or peer_host != host or _running(pid)
+    ]
+    dead = select(Worker.id).where(Worker.id.not_in(living)) if living else select(Worker.id)
     if me is not None:
         living.append(me)
     orphan = or_(Delivery.claimed_by.is_(None), Delivery.claimed_by.not_in(living))
@@ -89,7 +112,7 @@ async def recover_dead(
         .where(Delivery.status == DeliveryStatus.SENDING, orphan)
         .values(status=DeliveryStatus.FAILED, reason="interrupted", updated_at=now)
     )
-    await session.execute(delete(Worker).where(Worker.seen_at < now - stale_after))
+    await session.execute(delete(Worker).where(Worker.id.in_(dead)))
     counts = (requeued.rowcount, interrupted.rowcount)  # type: ignore[attr-defined]
     if any(counts):
         log.warning("recovered outbox (dead workers): requeued=%s interrupted=%s", *counts)
