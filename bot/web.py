@@ -17,7 +17,7 @@ from bot.app import Services, open_services
 from bot.channels.sms.channel import SmsChannel
 from bot.channels.telegram import TelegramOptions, telegram_routes, telegram_running
 from bot.errors import ClinicbotError
-from bot.health import Health, sqlite_directory
+from bot.health import Health, Readiness, sqlite_directory
 from bot.settings import Settings
 from bot.storage_errors import StorageErrors
 from handlers.staff import bootstrap_staff
@@ -86,6 +86,7 @@ def create_app(settings: Settings, *, telegram: TelegramOptions | None = None) -
         app.state.services = services
         data_dir = sqlite_directory(settings.database_url)
         app.state.health = Health(services.db, data_dir, clock=services.conversation.clock)
+        app.state.readiness = Readiness(services.db)
         await _bootstrap_staff(services, settings)
         if sms is not None:
             await sms.start(services)  # the Twilio client binds to this running loop
@@ -98,7 +99,12 @@ def create_app(settings: Settings, *, telegram: TelegramOptions | None = None) -
                 telegram_running(settings, services, app.state, telegram),
                 scheduler_running(settings, services, app.state),
             ):
+                app.state.readiness.open()
                 yield
+                app.state.readiness.drain()  # the load balancer stops sending first
+        except ClinicbotError as exc:  # e.g. a second scheduler on one SQLite file
+            failures.append(exc)
+            raise
         finally:
             if sms is not None:
                 await sms.close()
@@ -115,7 +121,16 @@ def create_app(settings: Settings, *, telegram: TelegramOptions | None = None) -
             body["rejected"] = dict(rejected)
         return JSONResponse(body)
 
-    routes = [Route("/healthz", healthz), *(sms.routes() if sms else [])]
+    async def readyz(request: Request) -> JSONResponse:
+        readiness: Readiness | None = getattr(request.app.state, "readiness", None)
+        ready, details = await readiness.check() if readiness else (False, {"app": "starting"})
+        return JSONResponse(
+            {"status": "ready" if ready else "unavailable", **details},
+            status_code=200 if ready else 503,
+        )
+
+    routes = [Route("/healthz", healthz), Route("/readyz", readyz)]
+    routes += sms.routes() if sms else []
     routes += telegram_routes(settings)
     middleware = [Middleware(_StartupErrors, failures=failures), Middleware(StorageErrors)]
     app = Starlette(routes=routes, lifespan=lifespan, middleware=middleware)
