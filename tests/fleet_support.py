@@ -18,7 +18,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -102,6 +102,7 @@ class Fleet:
     rate: int
     processes: list[subprocess.Popen[bytes]]
     stale_seconds: float = 3.0
+    ports: list[int] = field(default_factory=list)
 
     @classmethod
     def start(
@@ -141,6 +142,7 @@ class Fleet:
         )
         _wait_port(port, process)
         self.processes.append(process)
+        self.ports.append(port)
         return process
 
     def kill(self, index: int) -> None:

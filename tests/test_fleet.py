@@ -21,6 +21,7 @@ from sqlalchemy import select
 from bot.db.migrate import upgrade
 from bot.db.models import Delivery
 from bot.db.session import Database
+from handlers.broadcasts import delivery_report
 from scheduler.workers import SqliteSchedulerLock
 from tests.conftest import PG_URL, _drop_postgres_database, _postgres_database
 from tests.fleet_support import ROOT, Fleet, Provider, free_port, seed_broadcast, wait_settled
@@ -82,6 +83,7 @@ async def test_processes_share_a_broadcast_within_the_limits(
     finally:
         fleet.stop()
         provider.close()
+    print(f"\n{processes} processes: {stats['sent']} sent in {stats['span']:.1f}s")  # pytest -s
     assert counts == {("sent", None): RECIPIENTS + len(TWICE)}
     assert stats["refused"] == 0  # never a 429: the limits held at the provider
     per_chat = check_log(log)
@@ -125,7 +127,9 @@ async def test_a_killed_process_is_finished_by_the_others_without_a_restart(
                 )
             ).all()
         )
+        report = await delivery_report(session, 1)
     assert len(owners) <= 1  # all of them the killed process's
+    assert report.total("interrupted") == interrupted  # staff see them in the report
 
 
 async def _pause() -> None:

@@ -132,3 +132,17 @@ async def test_sends_to_many_chats_are_spaced_evenly_never_a_burst() -> None:
     per_second = [sum(1 for t in sent_at if second <= t < second + 1) for second in range(3)]
     assert max(per_second) <= 30  # PTB's own limiter alone lets 30 through at once, then 30 more
     assert min(b - a for a, b in itertools.pairwise(sent_at)) >= 1 / 30
+
+
+async def test_the_outboxs_sends_skip_the_process_pacer_the_shared_lanes_pace_them(
+    tg: Harness,
+) -> None:
+    paced = TelegramSender(tg.app.bot, sleep=tg.monotonic.sleep, paced=True)
+    before = list(tg.monotonic.sleeps)
+    for _ in range(3):
+        assert (await paced.send(URN, MESSAGE)).status is SendStatus.SENT
+    assert tg.monotonic.sleeps == before  # no per-chat wait in this process
+    unpaced = TelegramSender(tg.app.bot, sleep=tg.monotonic.sleep)
+    await unpaced.send(URN, MESSAGE)
+    await unpaced.send(URN, MESSAGE)
+    assert len(tg.monotonic.sleeps) > len(before)  # other sends still wait their turn

@@ -15,7 +15,12 @@ from typing import Any
 from telegram.error import RetryAfter
 from telegram.ext import AIORateLimiter
 
-__all__ = ["ChatPacer", "ClinicRateLimiter", "EvenPacer", "retry_seconds"]
+__all__ = ["PACED", "ChatPacer", "ClinicRateLimiter", "EvenPacer", "retry_seconds"]
+
+# `rate_limit_args` of a request the outbox has paced already with the shared lanes
+# (scheduler.lanes): pacing it again here would only slow every process to this one's rate.
+# PTB's AIORateLimiter reads an int there (a max_retries override); no real one is negative.
+PACED = -1
 
 Sleep = Callable[[float], Awaitable[None]]
 _PRUNE_AT = 10_000
@@ -127,6 +132,8 @@ class ClinicRateLimiter(AIORateLimiter):
         rate_limit_args: int | None,
     ) -> bool | dict[str, Any] | list[dict[str, Any]]:
         """Pace the request for its chat, and honour RetryAfter up to `max_retries` times."""
+        if rate_limit_args == PACED:  # the outbox's: paced across processes, 429s are its own
+            return await callback(*args, **kwargs)
         chat = data.get("chat_id")
         for attempt in range(self._retries + 1):
             if chat is not None:

@@ -15,7 +15,7 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 
 from bot.channels.base import SendOutcome, SendStatus
-from bot.channels.telegram.ratelimit import retry_seconds
+from bot.channels.telegram.ratelimit import PACED, retry_seconds
 from bot.channels.telegram.render import render
 from handlers.messages import OutboundMessage
 
@@ -35,8 +35,11 @@ class TelegramSender:
         attempts: int = 3,
         backoff: float = 1.0,
         sleep: Sleep = asyncio.sleep,
+        paced: bool = False,
     ) -> None:
         self._bot = bot
+        # The outbox paces with the shared lanes; other sends go through the bot's limiter.
+        self._limits = {"rate_limit_args": PACED} if paced else {}
         self._attempts = attempts
         self._backoff = backoff
         self._sleep = sleep
@@ -65,7 +68,7 @@ class TelegramSender:
         for attempt in range(1, self._attempts + 1):
             try:
                 sent = await self._bot.send_message(
-                    chat_id, text, parse_mode=ParseMode.HTML, reply_markup=markup
+                    chat_id, text, parse_mode=ParseMode.HTML, reply_markup=markup, **self._limits
                 )
                 return SendOutcome(SendStatus.SENT, external_id=str(sent.message_id))
             except Forbidden:

@@ -153,7 +153,7 @@ class TelegramRuntime:
 
     def sender(self) -> ChannelSender:
         """Return the outbox's sender for Telegram; it waits until the bot is connected."""
-        return _ReadySender(self.ready, TelegramSender(self.application.bot))
+        return _ReadySender(self.ready, TelegramSender(self.application.bot, paced=True))
 
     def parse(self, data: dict[str, Any]) -> Update | None:
         """Build the Update, or None when the JSON is not a well-formed update."""
