@@ -17,15 +17,16 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, exists, select, update
+from sqlalchemy import Select, Table, Update, bindparam, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.channels.base import ChannelSender, SendOutcome, SendStatus
 from bot.clock import Clock, utc_now
 from bot.db.models import Delivery, DeliveryStatus, Patient
-from bot.db.patients import log_message
+from bot.db.patients import LogEntry, log_messages
 from bot.db.session import Database
 from content.store import ContentStore
 from content.tips import Tip
@@ -58,6 +59,13 @@ class WaveResult:
     wait: float | None = None  # seconds until a sender lane frees, when due rows waited
     picked: int = 0  # rows read by the wave
     error: BaseException | None = None
+
+
+def _by_id(columns: Sequence[str]) -> Update:
+    """Return a Core UPDATE of these columns by id, for executemany (cheaper than the ORM's)."""
+    table = cast(Table, Delivery.__table__)
+    values = {name: bindparam(name, type_=table.c[name].type) for name in columns}
+    return update(table).where(table.c.id == bindparam("b_id")).values(values)
 
 
 def _undelivered(kind: str, status: str, reason: str | None) -> bool:
@@ -230,42 +238,40 @@ class Dispatcher:
         *,
         requeue: bool,
     ) -> list[tuple[Ready, Held]]:
-        """Take each row's chat and sender lanes; rows that get none wait (or go back)."""
+        """Take each row's chat and sender lanes in a few bulk statements; rows that get
+        none wait (claimed) or stay pending for anyone (a busy chat: a window later)."""
         now = self._pace_clock()
-        chats = [
-            chat
-            for item in ready
-            if (limits := self._limits.get(item.scheme)) is not None
-            and (chat := limits.chat(item.urn)) is not None
-        ]
-        await lanes.ensure(session, list({c.bucket: c for c in chats}.values()), now)
         by_id = {d.id: d for d in deliveries}
         taken: list[tuple[Ready, Held]] = []
-        full: set[str] = set()
-        for item in ready:
-            limits = self._limits.get(item.scheme)
+        for scheme in dict.fromkeys(item.scheme for item in ready):
+            items = [item for item in ready if item.scheme == scheme]
+            limits = self._limits.get(scheme)
             if limits is None:
-                taken.append((item, ()))
+                taken += [(item, ()) for item in items]
                 continue
-            if item.scheme in full:
-                continue  # the row stays as it was: pending for anyone, or claimed by us
-            held: list[tuple[Limit, int]] = []
-            chat = limits.chat(item.urn)
-            if chat is not None:
-                lane = await lanes.take(session, chat, item.delivery_id, now)
-                if lane is None:  # this chat had a message less than a window ago
-                    if requeue:
-                        by_id[item.delivery_id].due_at = self._clock() + chat.window
-                    continue
-                held.append((chat, lane))
-            lane = await lanes.take(session, limits.sender, item.delivery_id, now)
-            if lane is None:
-                full.add(item.scheme)
-                for limit, chat_lane in held:
-                    await lanes.release(session, limit, chat_lane, item.delivery_id, now)
-                continue
-            held.append((limits.sender, lane))
-            taken.append((item, tuple(held)))
+            chats = {item.delivery_id: limits.chat(item.urn) for item in items}
+            wanted = [(c, i) for i, c in chats.items() if c is not None]
+            await lanes.ensure(session, list({c.bucket: c for c, _ in wanted}.values()), now)
+            chat_lanes = await lanes.take_chats(session, wanted, now)
+            candidates = []
+            for item in items:
+                chat = chats[item.delivery_id]
+                if chat is None or item.delivery_id in chat_lanes:
+                    candidates.append(item)
+                elif requeue:  # this chat had a message less than a window ago
+                    by_id[item.delivery_id].due_at = self._clock() + chat.window
+            senders = await lanes.take_many(
+                session, limits.sender, [item.delivery_id for item in candidates], now
+            )
+            unused = []
+            for item in candidates:
+                chat = chats[item.delivery_id]
+                chat_held = ((chat, chat_lanes[item.delivery_id]),) if chat is not None else ()
+                if item.delivery_id in senders:
+                    taken.append((item, (*chat_held, (limits.sender, senders[item.delivery_id]))))
+                else:  # the sender is full: give the chat's lane back unused
+                    unused += [(c.bucket, lane, item.delivery_id, now) for c, lane in chat_held]
+            await lanes.release_many(session, unused)
         return taken
 
     async def _post(self, item: Ready) -> tuple[SendOutcome, datetime]:
@@ -280,13 +286,17 @@ class Dispatcher:
         statuses: dict[int, str],
         alerts: list[int],
     ) -> None:
+        """Record a wave's outcomes in a few bulk statements, and free its lanes."""
         now = self._clock()
         paused: dict[str, datetime] = {}
+        released: list[tuple[str, int, int, datetime]] = []
+        changes: list[dict[str, object]] = []
+        entries: list[LogEntry] = []
         for ready, held, outcome, answered in done:
-            for limit, lane in held:
-                await lanes.release(
-                    session, limit, lane, ready.delivery_id, answered + limit.window
-                )
+            released += [
+                (limit.bucket, lane, ready.delivery_id, answered + limit.window)
+                for limit, lane in held
+            ]
             if outcome.status is SendStatus.RATE_LIMITED and held:
                 sender_bucket = held[-1][0].bucket
                 until = answered + timedelta(seconds=outcome.retry_after or 1.0)
@@ -307,29 +317,29 @@ class Dispatcher:
                     .where(Patient.id == ready.patient_id)
                     .values(pending_question=ready.pending_question, pending_since=now)
                 )
-            await session.execute(
-                update(Delivery)
-                .where(Delivery.id == ready.delivery_id)
-                .values(
-                    status=status,
-                    reason=reason,
-                    due_at=due_at,
-                    sent_at=sent_at,
-                    external_id=outcome.external_id,
-                    updated_at=now,
-                    claimed_by=None if status == DeliveryStatus.PENDING else self.worker,
-                )
+            changes.append(
+                {
+                    "b_id": ready.delivery_id,
+                    "status": status,
+                    "reason": reason,
+                    "due_at": due_at,
+                    "sent_at": sent_at,
+                    "external_id": outcome.external_id,
+                    "updated_at": now,
+                    "claimed_by": None if status == DeliveryStatus.PENDING else self.worker,
+                }
             )
             if outcome.status not in (SendStatus.RETRY, SendStatus.RATE_LIMITED):
-                await log_message(
-                    session,
-                    patient_id=ready.patient_id,
-                    direction="out",
-                    channel=CHANNEL_OF_SCHEME.get(ready.scheme, ready.scheme),
-                    status=str(outcome.status),
-                    now=now,
-                    kind=ready.kind,
-                    external_id=outcome.external_id,
+                channel = CHANNEL_OF_SCHEME.get(ready.scheme, ready.scheme)
+                entries.append(
+                    LogEntry(
+                        ready.patient_id,
+                        "out",
+                        channel,
+                        str(outcome.status),
+                        ready.kind,
+                        external_id=outcome.external_id,
+                    )
                 )
             statuses[ready.delivery_id] = status
             if _undelivered(ready.kind, status, reason):
@@ -342,6 +352,10 @@ class Dispatcher:
                 status,
                 reason,
             )
+        await lanes.release_many(session, released)
+        if changes:
+            await session.execute(_by_id(tuple(changes[0])[1:]), changes)
+        await log_messages(session, entries, now=now)
         for bucket, until in paused.items():
             await lanes.pause(session, bucket, until)
             log.warning("sender %s paused until %s (provider rate limit)", bucket, until)

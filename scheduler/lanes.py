@@ -12,8 +12,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Table, Update, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -30,7 +31,10 @@ __all__ = [
     "next_free",
     "pause",
     "release",
+    "release_many",
     "take",
+    "take_chats",
+    "take_many",
 ]
 
 # How long a lane stays held if its process dies mid-send (then it frees by itself).
@@ -163,3 +167,114 @@ async def next_free(session: AsyncSession, bucket: str) -> datetime | None:
     if found is not None and paused is not None:
         return max(found, paused)
     return found
+
+
+def _table() -> Table:
+    return cast(Table, RateLane.__table__)
+
+
+def _hold_statement() -> Update:
+    table = _table()
+    return (
+        update(table)
+        .where(table.c.bucket == bindparam("b_bucket"), table.c.lane == bindparam("b_lane"))
+        .values(
+            free_at=bindparam("free_at", type_=table.c.free_at.type),
+            holder=bindparam("holder", type_=table.c.holder.type),
+        )
+    )
+
+
+async def _hold(
+    session: AsyncSession, held: Sequence[tuple[str, int, int]], until: dict[str, datetime]
+) -> None:
+    """Mark (bucket, lane, holder) lanes held until their bucket's time, in one statement."""
+    if held:
+        await session.execute(
+            _hold_statement(),
+            [
+                {"b_bucket": b, "b_lane": lane, "free_at": until[b], "holder": holder}
+                for b, lane, holder in held
+            ],
+        )
+
+
+async def take_many(
+    session: AsyncSession, limit: Limit, holders: Sequence[int], now: datetime
+) -> dict[int, int]:
+    """Take up to one free lane of `limit` per holder, in order; return holder -> lane."""
+    if not holders:
+        return {}
+    paused = await _paused_until(session, limit.bucket)
+    if paused is not None and paused > now:
+        return {}
+    free = (
+        await session.scalars(
+            select(RateLane.lane)
+            .where(RateLane.bucket == limit.bucket, RateLane.lane >= 0, RateLane.free_at <= now)
+            .order_by(RateLane.free_at, RateLane.lane)
+            .limit(len(holders))
+            .with_for_update(skip_locked=True)
+        )
+    ).all()
+    taken = dict(zip(holders, (int(lane) for lane in free), strict=False))
+    held = [(limit.bucket, lane, holder) for holder, lane in taken.items()]
+    await _hold(session, held, {limit.bucket: now + limit.window + HOLD})
+    return taken
+
+
+async def take_chats(
+    session: AsyncSession, wanted: Sequence[tuple[Limit, int]], now: datetime
+) -> dict[int, int]:
+    """Take a lane of each holder's chat limit where one is free; return holder -> lane.
+
+    Chats are never paused as a whole (a 429 pauses the sender), so no pause row is read.
+    """
+    if not wanted:
+        return {}
+    limits = {limit.bucket: limit for limit, _ in wanted}
+    rows = await session.execute(
+        select(RateLane.bucket, RateLane.lane)
+        .where(RateLane.bucket.in_(list(limits)), RateLane.lane >= 0, RateLane.free_at <= now)
+        .order_by(RateLane.bucket, RateLane.free_at, RateLane.lane)
+        .with_for_update(skip_locked=True)
+    )
+    free: dict[str, list[int]] = {}
+    for bucket, lane in rows:
+        free.setdefault(str(bucket), []).append(int(lane))
+    taken: dict[int, int] = {}
+    held: list[tuple[str, int, int]] = []
+    for limit, holder in wanted:
+        lanes_left = free.get(limit.bucket)
+        if lanes_left:
+            lane = lanes_left.pop(0)
+            taken[holder] = lane
+            held.append((limit.bucket, lane, holder))
+    until = {bucket: now + limit.window + HOLD for bucket, limit in limits.items()}
+    await _hold(session, held, until)
+    return taken
+
+
+async def release_many(
+    session: AsyncSession, released: Sequence[tuple[str, int, int, datetime]]
+) -> None:
+    """Give back (bucket, lane, holder, free_at) lanes in one statement."""
+    if not released:
+        return
+    table = _table()
+    statement = (
+        update(table)
+        .where(
+            table.c.bucket == bindparam("b_bucket"),
+            table.c.lane == bindparam("b_lane"),
+            table.c.holder == bindparam("b_holder"),
+        )
+        .values(free_at=bindparam("free_at", type_=table.c.free_at.type), holder=None)
+    )
+    await session.execute(
+        statement,
+        [
+            {"b_bucket": b, "b_lane": lane, "b_holder": holder, "free_at": at}
+            for b, lane, holder, at in released
+        ],
+    )
