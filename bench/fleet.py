@@ -28,7 +28,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.pipeline import telegram_update  # noqa: E402
+from bench.pipeline import SECRET, telegram_update  # noqa: E402
 from bot.db.migrate import upgrade  # noqa: E402
 from bot.db.session import Database  # noqa: E402
 from tests.conftest import _drop_postgres_database, _postgres_database  # noqa: E402
@@ -48,7 +48,9 @@ async def webhooks(processes: int, updates: int) -> float:
     """Return updates a second that `processes` processes answered."""
     url, name, db = await _fresh()
     provider = Provider(1_000_000)  # answers every call: this measures our side only
-    fleet = Fleet.start(url, provider, 30, processes, SCHEDULER_ENABLED="false")
+    fleet = Fleet.start(
+        url, provider, 30, processes, SCHEDULER_ENABLED="false", TELEGRAM_WEBHOOK_SECRET=SECRET
+    )
     urls = [f"http://127.0.0.1:{port}/telegram" for port in fleet.ports]
     chats = max(updates // 3, 1)
     requests = [telegram_update(i, chats=chats, base_chat=9_000_000) for i in range(updates)]
@@ -123,6 +125,8 @@ async def main() -> None:
     )
     if not args.skip_webhooks:
         rates = {n: await webhooks(n, args.updates) for n in (1, 2, 4)}
+        if not rates[1]:
+            raise SystemExit("every webhook failed with one process")
         for n, rate in rates.items():
             print(
                 f"webhooks, {n} process(es): {rate:7.1f} updates/s = {rate / rates[1]:.2f}x of one"
