@@ -46,6 +46,10 @@ __all__ = ["CATEGORY_OF_KIND", "MAX_ATTEMPTS", "Dispatcher", "WaveResult"]
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
+# A wave may take lanes that free within LEAD and posts once they have: its claim (the
+# bulk reads and decisions) overlaps the last window instead of following it. The check is
+# then at most LEAD older than the post.
+LEAD = timedelta(seconds=0.3)
 Held = tuple[tuple[Limit, int], ...]  # the lanes a send holds: (limit, lane)
 Sleep = Callable[[float], Awaitable[None]]
 _PROVIDER = {"tel": "twilio"}
@@ -95,8 +99,10 @@ class Dispatcher:
         worker: str | None = None,
         pace_clock: Clock = utc_now,
         sleep: Sleep = asyncio.sleep,
+        lead: timedelta = LEAD,
     ) -> None:
         self._db, self._senders, self._clock = db, senders, clock
+        self._lead = lead
         self._alerts = alerts
         # Lanes are real time even when a test moves the business clock by hand.
         self._limits, self._pace_clock, self._sleep = dict(limits or {}), pace_clock, sleep
@@ -155,9 +161,10 @@ class Dispatcher:
             raise error
         return statuses
 
-    async def _capacity(self, session: AsyncSession, concurrency: int) -> tuple[int, float | None]:
-        """Return how many rows this wave may claim, and the wait when that is zero."""
-        now = self._pace_clock()
+    async def _capacity(
+        self, session: AsyncSession, concurrency: int, now: datetime
+    ) -> tuple[int, float | None]:
+        """Return how many rows this wave may claim by `now`, and the wait when none."""
         if self._limits and not self._ensured:
             await lanes.ensure(session, [s.sender for s in self._limits.values()], now)
             self._ensured = True
@@ -179,8 +186,9 @@ class Dispatcher:
         result = WaveResult()
         alerts: list[int] = []
         sending: list[tuple[Ready, Held]] = []
+        horizon = self._pace_clock() + (self._lead if self._limits else timedelta())
         async with self._db.session() as session, session.begin():
-            capacity, wait = await self._capacity(session, concurrency)
+            capacity, wait = await self._capacity(session, concurrency, horizon)
             if capacity == 0:
                 due = select(Delivery.id).where(
                     Delivery.status == DeliveryStatus.PENDING, Delivery.due_at <= self._clock()
@@ -200,7 +208,7 @@ class Dispatcher:
                 result.statuses[delivery.id] = delivery.status
                 if _undelivered(delivery.kind, delivery.status, delivery.reason):
                     alerts.append(delivery.id)
-            sending = await self._take_lanes(session, ready, deliveries, requeue=requeue)
+            sending = await self._take_lanes(session, ready, deliveries, horizon, requeue=requeue)
             by_id = {d.id: d for d in deliveries}
             now = self._clock()
             for item, _held in sending:
@@ -213,6 +221,9 @@ class Dispatcher:
                 )
                 row.claimed_by, row.claimed_at = self.worker, row.claimed_at or now
         if sending:
+            early = (horizon - self._pace_clock()).total_seconds()
+            if early > 0 and any(held for _, held in sending):
+                await self._sleep(early)  # every lane taken has freed by the horizon
             outcomes = await asyncio.gather(
                 *(self._post(item) for item, _held in sending), return_exceptions=True
             )
@@ -235,12 +246,12 @@ class Dispatcher:
         session: AsyncSession,
         ready: Sequence[Ready],
         deliveries: Sequence[Delivery],
+        now: datetime,
         *,
         requeue: bool,
     ) -> list[tuple[Ready, Held]]:
-        """Take each row's chat and sender lanes in a few bulk statements; rows that get
-        none wait (claimed) or stay pending for anyone (a busy chat: a window later)."""
-        now = self._pace_clock()
+        """Take each row's chat and sender lanes free by `now` in a few bulk statements; rows
+        that get none wait (claimed) or stay pending for anyone (a busy chat: a window on)."""
         by_id = {d.id: d for d in deliveries}
         taken: list[tuple[Ready, Held]] = []
         for scheme in dict.fromkeys(item.scheme for item in ready):
