@@ -97,7 +97,7 @@ async def run(recipients: int, port: int, directory: Path) -> dict[str, Any]:
         answerer.content,
         load_tips(DEFAULT_CONTENT_DIR),
         rules,
-        {"telegram": TelegramSender(application.bot, deps)},
+        {"telegram": TelegramSender(application.bot)},
         clock=utc_now,
         clinic_zone=zone,
         quiet=quiet,

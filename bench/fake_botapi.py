@@ -1,10 +1,11 @@
 """A fake Telegram Bot API over HTTP on loopback, for benchmarks and process-level tests.
 
-Run: python -m bench.fake_botapi --port 8081 [--enforce] [--delay 0.005]
+Run: python -m bench.fake_botapi --port 8081 [--enforce] [--rate 30] [--delay 0.005]
 
 It answers getMe, sendMessage and every other method (True), counts calls, and with --enforce
-refuses more than 30 sendMessage a second overall (sliding one-second window) or more than one
-a second per chat with 429 and `retry_after`, as Telegram does. GET /stats returns the counts.
+refuses more than --rate (30) sendMessage a second overall (sliding one-second window) or more
+than one a second per chat with 429 and `retry_after`, as Telegram does. GET /stats returns the
+counts; GET /log every accepted sendMessage as [chat, monotonic seconds, text].
 """
 
 from __future__ import annotations
@@ -26,8 +27,9 @@ BOT_USER = {"id": 999, "is_bot": True, "first_name": "Clinic", "username": "clin
 class FakeBotApi:
     """The server's state: counts, and the limits it enforces."""
 
-    def __init__(self, *, enforce: bool = False, delay: float = 0.0) -> None:
-        self.enforce, self.delay = enforce, delay
+    def __init__(self, *, enforce: bool = False, delay: float = 0.0, rate: int = 30) -> None:
+        self.enforce, self.delay, self.rate = enforce, delay, rate
+        self.log: list[tuple[str, float, str]] = []
         self.calls: dict[str, int] = {}
         self.sent = 0
         self.refused = 0
@@ -41,7 +43,7 @@ class FakeBotApi:
         """Return retry_after seconds when this send breaks a limit, else book it."""
         while self._window and now - self._window[0] >= 1.0:
             self._window.popleft()
-        if len(self._window) >= 30:
+        if len(self._window) >= self.rate:
             return 1.0 - (now - self._window[0])
         last = self._chat_last.get(chat)
         if last is not None and now - last < 1.0:
@@ -76,6 +78,7 @@ class FakeBotApi:
                 }
                 return web.json_response(body, status=429)
         self.sent += 1
+        self.log.append((chat, now, str(params.get("text", ""))))
         self.first = self.first if self.first is not None else now
         self.last = now
         self._message_id += 1
@@ -96,6 +99,9 @@ class FakeBotApi:
             {"calls": self.calls, "sent": self.sent, "refused": self.refused, "span": span}
         )
 
+    async def accepted(self, request: web.Request) -> web.Response:
+        return web.json_response(self.log)
+
 
 def _ok(result: Any) -> web.Response:
     return web.Response(
@@ -108,6 +114,7 @@ def make_app(api: FakeBotApi) -> web.Application:
     app = web.Application(client_max_size=4 * 1024 * 1024)
     app.router.add_route("*", "/bot{token}/{method}", api.handle)
     app.router.add_get("/stats", api.stats)
+    app.router.add_get("/log", api.accepted)
     return app
 
 
@@ -116,8 +123,9 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--enforce", action="store_true")
     parser.add_argument("--delay", type=float, default=0.0)
+    parser.add_argument("--rate", type=int, default=30)
     args = parser.parse_args()
-    api = FakeBotApi(enforce=args.enforce, delay=args.delay)
+    api = FakeBotApi(enforce=args.enforce, delay=args.delay, rate=args.rate)
     print("fake bot api ready", flush=True)
     web.run_app(make_app(api), host="127.0.0.1", port=args.port, print=None, access_log=None)
 

@@ -1,4 +1,5 @@
-"""What GET /healthz tells a load balancer: can this process store what patients send?"""
+"""What a load balancer asks: /healthz (can this process store what patients send?) and
+/readyz (should it get traffic now: started, not draining, the database answering?)."""
 
 from __future__ import annotations
 
@@ -9,13 +10,14 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from bot.clock import Clock
 from bot.db.session import Database
 from scheduler.state import write_state
 
-__all__ = ["HEALTH_PROBE", "MIN_FREE_BYTES", "Health"]
+__all__ = ["HEALTH_PROBE", "MIN_FREE_BYTES", "Health", "Readiness"]
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +26,7 @@ HEALTH_PROBE = "health_probe"  # the scheduler_state row the write probe rewrite
 # before writes fail, not after.
 MIN_FREE_BYTES = 64 * 1024 * 1024
 PROBE_SECONDS = 5.0  # a database that takes longer to answer is not serving webhooks either
+READY_SECONDS = 2.0  # a load balancer's probe times out soon after
 MAX_AGE = 1.0  # a flood of /healthz costs one probe a second, not one write per request
 
 
@@ -90,3 +93,36 @@ class Health:
                 log.error("health check: %d MB free for the database", free // 2**20)
         healthy = details["database"] == "up" and details.get("disk", "ok") == "ok"
         return healthy, details
+
+
+class Readiness:
+    """Ready for traffic: the app has started its channels, is not shutting down, and the
+    database answers a read within READY_SECONDS.
+
+    Liveness (/healthz) restarts a broken process; readiness takes a starting or draining one
+    out of the load balancer's rotation, so a rolling restart of N processes drops nothing.
+    """
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._state = "starting"
+
+    def open(self) -> None:
+        """Say the app has started: channels and scheduler are up."""
+        self._state = "open"
+
+    def drain(self) -> None:
+        """Say the app is stopping: take it out of rotation."""
+        self._state = "draining"
+
+    async def check(self) -> tuple[bool, dict[str, str]]:
+        """Return (ready, details)."""
+        if self._state != "open":
+            return False, {"app": self._state}
+        try:
+            async with asyncio.timeout(READY_SECONDS), self._db.session() as session:
+                await session.execute(text("SELECT 1"))
+        except Exception as exc:  # whatever the driver raises, the answer is "not ready"
+            log.warning("readiness: the database did not answer: %s", type(exc).__name__)
+            return False, {"app": "open", "database": "down"}
+        return True, {"app": "open", "database": "up"}

@@ -49,9 +49,16 @@ class Settings(BaseSettings):
     quiet_hours_end: time = time(8, 0)
     # What the Twilio sender allows: a long code 1, toll-free 3, a short code up to 100.
     sms_messages_per_second: float = Field(default=1.0, gt=0, le=1000)
-    # The scheduler (tips, appointment nudges) runs in `clinicbot run`; one process only.
+    # What Telegram allows a bot overall (per chat it is 1 a second, per group 20 a minute).
+    telegram_messages_per_second: float = Field(default=30.0, gt=0, le=1000)
+    # The scheduler (tips, nudges, broadcasts) runs in `clinicbot run`: in every process on
+    # PostgreSQL (they share the outbox and the rate limits), in one on SQLite.
     scheduler_enabled: bool = True
     scheduler_tick_seconds: float = Field(default=30.0, gt=0, le=3600)
+    # Each scheduler beats this often; a peer silent for WORKER_STALE_SECONDS is dead and its
+    # rows are recovered by the living (requeued, or failed "interrupted" if mid-send).
+    worker_heartbeat_seconds: float = Field(default=10.0, gt=0, le=600)
+    worker_stale_seconds: float = Field(default=30.0, gt=0, le=3600)
     # Staff: Telegram user ids made admins at start (comma-separated), the staff group's chat
     # id (hand-offs and alerts go there), and how much an alert shows (minimal: no symptoms).
     staff_telegram_ids: str = ""

@@ -24,7 +24,7 @@ from bot.console.headers import ConsoleHeaders
 from bot.console.routes import console_routes, install_console
 from bot.console.state import link_base
 from bot.errors import ClinicbotError
-from bot.health import Health, sqlite_directory
+from bot.health import Health, Readiness, sqlite_directory
 from bot.settings import Settings
 from bot.storage_errors import StorageErrors
 from handlers.staff import bootstrap_staff
@@ -103,6 +103,7 @@ def create_app(
         app.state.services = services
         data_dir = sqlite_directory(settings.database_url)
         app.state.health = Health(services.db, data_dir, clock=services.conversation.clock)
+        app.state.readiness = Readiness(services.db)
         await _bootstrap_staff(services, settings)
         if sms is not None:
             await sms.start(services)  # the Twilio client binds to this running loop
@@ -123,7 +124,12 @@ def create_app(
                     bot_data["clinicbot.console_url"] = link_base(
                         settings.public_url, settings.host, settings.port
                     )
+                app.state.readiness.open()
                 yield
+                app.state.readiness.drain()  # the load balancer stops sending first
+        except ClinicbotError as exc:  # e.g. a second scheduler on one SQLite file
+            failures.append(exc)
+            raise
         finally:
             if webchat is not None:
                 await webchat.close()
@@ -142,7 +148,16 @@ def create_app(
             body["rejected"] = dict(rejected)
         return JSONResponse(body)
 
-    routes: list[BaseRoute] = [Route("/healthz", healthz), *(sms.routes() if sms else [])]
+    async def readyz(request: Request) -> JSONResponse:
+        readiness: Readiness | None = getattr(request.app.state, "readiness", None)
+        ready, details = await readiness.check() if readiness else (False, {"app": "starting"})
+        return JSONResponse(
+            {"status": "ready" if ready else "unavailable", **details},
+            status_code=200 if ready else 503,
+        )
+
+    routes: list[BaseRoute] = [Route("/healthz", healthz), Route("/readyz", readyz)]
+    routes += sms.routes() if sms else []
     routes += telegram_routes(settings)
     routes += webchat.routes() if webchat else []
     routes += console_routes()

@@ -46,6 +46,7 @@ BUCKETS = (
     "sent",
     "delivered",
     "failed",
+    "interrupted",  # caught mid-send by a crash: may or may not have arrived, never resent
     "skipped_opted_out",
     "skipped_unreachable",
     "cancelled",
@@ -233,6 +234,8 @@ def _bucket(status: str, reason: str | None) -> str:
         return "skipped_opted_out" if opted_out else "skipped_unreachable"
     if status == DeliveryStatus.MISSED:
         return "failed"
+    if status == DeliveryStatus.FAILED and reason == "interrupted":
+        return "interrupted"
     return status
 
 

@@ -8,16 +8,20 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import Address, Consent, ConsentCategory, ConsentEvent, Patient, PatientStatus
-from bot.db.patients import consents_of, set_consent
+from bot.db.patients import set_consent
 
 __all__ = [
+    "LOST",
     "is_stop",
-    "may_send",
     "opt_in",
+    "record_lost",
     "refusal",
     "restore_after_stop",
     "stop_everything",
 ]
+
+# What a channel can report about an address, and the one thing each means for the clinic.
+LOST = frozenset({"opted_out", "unreachable"})
 
 
 def is_stop(source: str) -> bool:
@@ -90,11 +94,12 @@ async def restore_after_stop(
 async def refusal(session: AsyncSession, urn: str, consent: str | None) -> str | None:
     """Say why a message may not go to `urn` right now, or None if it may.
 
-    The senders call this at the last moment, after pacing and just before they post, so a
-    STOP confirmed while a message waited its turn stops it: "opted_out" (the number texted
-    STOP), "unreachable", "erased", or "no_consent" when `consent` names a category the patient
-    has not (or no longer) agreed to. An address the clinic does not know yet is allowed only
-    for messages that need no consent.
+    For messages outside the outbox (a staff answer, a ticket closed): handlers.sending asks it
+    just before the transport posts. "opted_out" (the number texted STOP), "unreachable",
+    "erased", or "no_consent" when `consent` names a category the patient has not (or no
+    longer) agreed to. An address the clinic does not know yet is allowed only for messages
+    that need no consent. The outbox decides the same facts in bulk (scheduler.decide), in the
+    transaction that claims the row, right before posting.
     """
     granted = (
         select(Consent.granted)
@@ -122,9 +127,29 @@ async def refusal(session: AsyncSession, urn: str, consent: str | None) -> str |
     return None
 
 
-async def may_send(session: AsyncSession, address_id: int, category: ConsentCategory) -> bool:
-    """Say whether an automated message of this category may go to this address now."""
-    address = await session.scalar(select(Address).where(Address.id == address_id))
-    if address is None or not address.reachable or address.opted_out_at is not None:
-        return False
-    return (await consents_of(session, address.patient_id)).get(category, False)
+async def record_lost(
+    session: AsyncSession,
+    address_id: int,
+    lost: str,
+    *,
+    code: str | None,
+    provider: str,
+    now: datetime,
+) -> None:
+    """Record what a provider said about an address, with one meaning wherever it is heard.
+
+    "opted_out" (a carrier's STOP, e.g. Twilio 21610) is a STOP: every category withdrawn and
+    every number of the patient opted out, as if they had texted STOP to us. "unreachable"
+    (blocked bot, invalid or landline number) marks only that address, with the code as the
+    reason. Both the outbox and Twilio's status callbacks come here.
+    """
+    address = await session.get(Address, address_id)
+    if address is None:
+        return
+    if lost == "opted_out":
+        await stop_everything(
+            session, address.patient_id, source=f"{provider}:{code or 'opted_out'}", now=now
+        )
+    elif lost == "unreachable":
+        address.reachable = False
+        address.unreachable_reason = f"{provider}:{code}" if code else provider

@@ -1,40 +1,68 @@
-"""Send claimed deliveries in batches: decide each at send time, send, record the outcomes.
+"""Send due deliveries in waves: claim, decide, take rate lanes, mark sending: ONE transaction.
 
-A batch is read with a handful of bulk queries (scheduler.prefetch) and decided in Python in
-one transaction. Sendable rows then go out in waves of `concurrency`: one transaction records
-the previous wave's outcomes and marks the next wave `sending`, so after a crash at most one
-wave (one row per worker slot) is uncertain, and such a row is failed, never resent.
+That transaction is the send-time check: consent, opt-out, reachability, quiet hours, expiry
+and whether the visit still stands are read (scheduler.prefetch, a few bulk reads) and decided
+(scheduler.decide) right before the posts go, so a STOP committed while a broadcast is under
+way stops the rest of it. The same transaction takes a lane of each row's sender and chat
+(scheduler.lanes), shared by every process. The channels' senders only post; one transaction
+then records every outcome, the message log and any lost address (handlers.consent), and frees
+the lanes a window after each answer. After a crash at most one wave is uncertain: those rows
+are `sending` and are failed "interrupted" by a live peer (scheduler.workers), never resent.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Table, Update, bindparam, select, update
+from sqlalchemy import Select, Table, Update, bindparam, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.channels.base import ChannelSender, SendOutcome, SendStatus
-from bot.clock import Clock
-from bot.db.models import Address, Delivery, DeliveryStatus, Patient
+from bot.clock import Clock, utc_now
+from bot.db.models import Delivery, DeliveryStatus, Patient
+from bot.db.patients import LogEntry, log_messages
 from bot.db.session import Database
 from content.store import ContentStore
 from content.tips import Tip
 from handlers.alerts import StaffDesk
+from handlers.consent import LOST, record_lost
 from handlers.quiet_hours import QuietHours
+from handlers.sending import CHANNEL_OF_SCHEME
+from scheduler import lanes
 from scheduler.decide import CATEGORY_OF_KIND, Decider, Ready
+from scheduler.lanes import Limit, SenderLimits
 from scheduler.prefetch import load_facts
 from scheduler.rules import NudgeRule
+from scheduler.workers import new_worker_id
 
-__all__ = ["CATEGORY_OF_KIND", "MAX_ATTEMPTS", "Dispatcher"]
+__all__ = ["CATEGORY_OF_KIND", "MAX_ATTEMPTS", "Dispatcher", "WaveResult"]
 
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
+# A wave may take lanes that free within LEAD and posts once they have: its claim (the
+# bulk reads and decisions) overlaps the last window instead of following it. The check is
+# then at most LEAD older than the post.
+LEAD = timedelta(seconds=0.3)
+Held = tuple[tuple[Limit, int], ...]  # the lanes a send holds: (limit, lane)
+Sleep = Callable[[float], Awaitable[None]]
+_PROVIDER = {"tel": "twilio"}
+
+
+@dataclass
+class WaveResult:
+    """What one wave did: each row's status, and how long until a lane frees when none was."""
+
+    statuses: dict[int, str] = field(default_factory=dict)
+    wait: float | None = None  # seconds until a sender lane frees, when due rows waited
+    picked: int = 0  # rows read by the wave
+    error: BaseException | None = None
 
 
 def _by_id(columns: Sequence[str]) -> Update:
@@ -53,7 +81,7 @@ def _undelivered(kind: str, status: str, reason: str | None) -> bool:
 
 
 class Dispatcher:
-    """Turn claimed outbox rows into sent messages, or say why not."""
+    """Turn due outbox rows into sent messages, or say why not."""
 
     def __init__(
         self,
@@ -67,9 +95,19 @@ class Dispatcher:
         clinic_zone: ZoneInfo,
         quiet: QuietHours,
         alerts: StaffDesk | None = None,
+        limits: Mapping[str, SenderLimits] | None = None,
+        worker: str | None = None,
+        pace_clock: Clock = utc_now,
+        sleep: Sleep = asyncio.sleep,
+        lead: timedelta = LEAD,
     ) -> None:
         self._db, self._senders, self._clock = db, senders, clock
+        self._lead = lead
         self._alerts = alerts
+        # Lanes are real time even when a test moves the business clock by hand.
+        self._limits, self._pace_clock, self._sleep = dict(limits or {}), pace_clock, sleep
+        self.worker = worker or new_worker_id()  # its heartbeat row, once a Scheduler beats
+        self._ensured = False
         self._decider = Decider(
             content, tips, rules, senders, clock=clock, clinic_zone=clinic_zone, quiet=quiet
         )
@@ -78,95 +116,212 @@ class Dispatcher:
         """Send one claimed delivery; return its final or new status."""
         return (await self.dispatch_batch([delivery_id]))[delivery_id]
 
+    async def send_due(self, batch: int = 200, concurrency: int = 8) -> WaveResult:
+        """Claim due rows up to the free lanes, send them, record; one wave.
+
+        An empty result with `wait` set means rows are due but every lane is busy.
+        """
+        now = self._clock()
+        due = (
+            select(Delivery)
+            .where(Delivery.status == DeliveryStatus.PENDING, Delivery.due_at <= now)
+            .order_by(Delivery.due_at, Delivery.id)
+            .with_for_update(skip_locked=True)
+        )
+        return await self._wave(due, batch, concurrency, requeue=True)
+
     async def dispatch_batch(
         self, delivery_ids: Sequence[int], concurrency: int = 8
     ) -> dict[int, str]:
-        """Send claimed deliveries; return each one's final or new status ("gone" if not ours).
+        """Send rows already claimed (scheduler.outbox.claim_due); return each one's status.
 
-        Raises the first error a channel raised, after recording every other outcome; that
-        row stays `sending` and is failed "interrupted" by the next recovery.
+        Rows wait here for lanes when their sender is busy. Raises the first error a channel
+        raised, after recording every other outcome; that row stays `sending` and a live
+        worker fails it "interrupted".
         """
         statuses = dict.fromkeys(delivery_ids, "gone")
-        alerts: list[int] = []
-        ready: list[Ready] = []
-        async with self._db.session() as session, session.begin():
-            rows = await session.scalars(
+        remaining = list(delivery_ids)
+        error: BaseException | None = None
+        while remaining:
+            claimed = (
                 select(Delivery)
-                .where(Delivery.id.in_(delivery_ids), Delivery.status == DeliveryStatus.CLAIMED)
+                .where(Delivery.id.in_(remaining), Delivery.status == DeliveryStatus.CLAIMED)
                 .order_by(Delivery.due_at, Delivery.id)
+                .with_for_update()
             )
-            deliveries = rows.all()
+            result = await self._wave(claimed, len(remaining), concurrency, requeue=False)
+            statuses.update(result.statuses)
+            error = error or result.error
+            remaining = [i for i in remaining if i not in result.statuses]
+            if result.wait is None and not result.picked:
+                break  # the rest are not ours (any more)
+            if remaining:
+                await self._sleep(result.wait if result.wait is not None else 0.05)
+        if error is not None:
+            raise error
+        return statuses
+
+    async def _capacity(
+        self, session: AsyncSession, concurrency: int, now: datetime
+    ) -> tuple[int, float | None]:
+        """Return how many rows this wave may claim by `now`, and the wait when none."""
+        if self._limits and not self._ensured:
+            await lanes.ensure(session, [s.sender for s in self._limits.values()], now)
+            self._ensured = True
+        unpaced = [scheme for scheme in self._senders if scheme not in self._limits]
+        capacity = concurrency if unpaced else 0
+        soonest: datetime | None = None
+        for limits in self._limits.values():
+            free = await lanes.free_count(session, limits.sender.bucket, now)
+            capacity += free
+            if not free:
+                at = await lanes.next_free(session, limits.sender.bucket)
+                soonest = at if soonest is None or (at is not None and at < soonest) else soonest
+        wait = max((soonest - now).total_seconds(), 0.001) if soonest is not None else 0.05
+        return capacity, (wait if capacity == 0 else None)
+
+    async def _wave(
+        self, query: Select[Delivery], batch: int, concurrency: int, *, requeue: bool
+    ) -> WaveResult:
+        result = WaveResult()
+        alerts: list[int] = []
+        sending: list[tuple[Ready, Held]] = []
+        horizon = self._pace_clock() + (self._lead if self._limits else timedelta())
+        async with self._db.session() as session, session.begin():
+            capacity, wait = await self._capacity(session, concurrency, horizon)
+            if capacity == 0:
+                due = select(Delivery.id).where(
+                    Delivery.status == DeliveryStatus.PENDING, Delivery.due_at <= self._clock()
+                )
+                if not requeue or await session.scalar(select(exists(due))):
+                    result.wait = wait  # claimed rows, or due ones, wait for a lane
+                return result
+            deliveries = (await session.scalars(query.limit(min(batch, capacity)))).all()
+            result.picked = len(deliveries)
             facts = await load_facts(session, deliveries, self._senders)
+            ready: list[Ready] = []
             for delivery in deliveries:
                 decided = self._decider.decide(delivery, facts)
                 if decided is not None:
                     ready.append(decided)
                     continue
-                statuses[delivery.id] = delivery.status
+                result.statuses[delivery.id] = delivery.status
                 if _undelivered(delivery.kind, delivery.status, delivery.reason):
                     alerts.append(delivery.id)
-        error: BaseException | None = None
-        done: list[tuple[Ready, SendOutcome]] = []
-        for start in range(0, len(ready), max(concurrency, 1)):
-            wave = ready[start : start + max(concurrency, 1)]
-            async with self._db.session() as session, session.begin():
-                await self._record(session, done, statuses, alerts)
-                await self._mark_sending(session, wave)
-            results = await asyncio.gather(
-                *(self._senders[r.scheme].send(r.urn, r.message) for r in wave),
-                return_exceptions=True,
+            sending = await self._take_lanes(session, ready, deliveries, horizon, requeue=requeue)
+            by_id = {d.id: d for d in deliveries}
+            now = self._clock()
+            for item, _held in sending:
+                row = by_id[item.delivery_id]
+                row.status, row.channel = DeliveryStatus.SENDING, item.scheme
+                row.attempts, row.content_ref, row.updated_at = (
+                    item.attempts,
+                    item.content_ref,
+                    now,
+                )
+                row.claimed_by, row.claimed_at = self.worker, row.claimed_at or now
+        if sending:
+            early = (horizon - self._pace_clock()).total_seconds()
+            if early > 0 and any(held for _, held in sending):
+                await self._sleep(early)  # every lane taken has freed by the horizon
+            outcomes = await asyncio.gather(
+                *(self._post(item) for item, _held in sending), return_exceptions=True
             )
-            done = []
-            for item, result in zip(wave, results, strict=True):
-                if isinstance(result, SendOutcome):
-                    done.append((item, result))
+            done: list[tuple[Ready, Held, SendOutcome, datetime]] = []
+            for (item, held), outcome in zip(sending, outcomes, strict=True):
+                if isinstance(outcome, BaseException):
+                    result.statuses[item.delivery_id] = DeliveryStatus.SENDING
+                    result.error = result.error or outcome
                 else:
-                    statuses[item.delivery_id] = DeliveryStatus.SENDING
-                    error = error or result
-        if done:
+                    done.append((item, held, *outcome))
             async with self._db.session() as session, session.begin():
-                await self._record(session, done, statuses, alerts)
+                await self._record(session, done, result.statuses, alerts)
         if self._alerts is not None:  # after the commit: staff can call
             for delivery_id in alerts:
                 await self._alerts.nudge_failed(delivery_id=delivery_id)
-        if error is not None:
-            raise error
-        return statuses
+        return result
 
-    async def _mark_sending(self, session: AsyncSession, wave: Sequence[Ready]) -> None:
-        if not wave:
-            return
-        now = self._clock()
-        await session.execute(
-            _by_id(("status", "channel", "attempts", "content_ref", "updated_at")),
-            [
-                {
-                    "b_id": r.delivery_id,
-                    "status": DeliveryStatus.SENDING,
-                    "channel": r.scheme,
-                    "attempts": r.attempts,
-                    "content_ref": r.content_ref,
-                    "updated_at": now,
-                }
-                for r in wave
-            ],
-        )
+    async def _take_lanes(
+        self,
+        session: AsyncSession,
+        ready: Sequence[Ready],
+        deliveries: Sequence[Delivery],
+        now: datetime,
+        *,
+        requeue: bool,
+    ) -> list[tuple[Ready, Held]]:
+        """Take each row's chat and sender lanes free by `now` in a few bulk statements; rows
+        that get none wait (claimed) or stay pending for anyone (a busy chat: a window on)."""
+        by_id = {d.id: d for d in deliveries}
+        taken: list[tuple[Ready, Held]] = []
+        for scheme in dict.fromkeys(item.scheme for item in ready):
+            items = [item for item in ready if item.scheme == scheme]
+            limits = self._limits.get(scheme)
+            if limits is None:
+                taken += [(item, ()) for item in items]
+                continue
+            chats = {item.delivery_id: limits.chat(item.urn) for item in items}
+            wanted = [(c, i) for i, c in chats.items() if c is not None]
+            await lanes.ensure(session, list({c.bucket: c for c, _ in wanted}.values()), now)
+            chat_lanes = await lanes.take_chats(session, wanted, now)
+            candidates = []
+            for item in items:
+                chat = chats[item.delivery_id]
+                if chat is None or item.delivery_id in chat_lanes:
+                    candidates.append(item)
+                elif requeue:  # this chat had a message less than a window ago
+                    by_id[item.delivery_id].due_at = self._clock() + chat.window
+            senders = await lanes.take_many(
+                session, limits.sender, [item.delivery_id for item in candidates], now
+            )
+            unused = []
+            for item in candidates:
+                chat = chats[item.delivery_id]
+                chat_held = ((chat, chat_lanes[item.delivery_id]),) if chat is not None else ()
+                if item.delivery_id in senders:
+                    taken.append((item, (*chat_held, (limits.sender, senders[item.delivery_id]))))
+                else:  # the sender is full: give the chat's lane back unused
+                    unused += [(c.bucket, lane, item.delivery_id, now) for c, lane in chat_held]
+            await lanes.release_many(session, unused)
+        return taken
+
+    async def _post(self, item: Ready) -> tuple[SendOutcome, datetime]:
+        """Post one message; return the outcome and when the provider answered."""
+        outcome = await self._senders[item.scheme].send(item.urn, item.message)
+        return outcome, self._pace_clock()
 
     async def _record(
         self,
         session: AsyncSession,
-        done: Sequence[tuple[Ready, SendOutcome]],
+        done: Sequence[tuple[Ready, Held, SendOutcome, datetime]],
         statuses: dict[int, str],
         alerts: list[int],
     ) -> None:
-        if not done:
-            return
+        """Record a wave's outcomes in a few bulk statements, and free its lanes."""
         now = self._clock()
-        changes = []
-        for ready, outcome in done:
+        paused: dict[str, datetime] = {}
+        released: list[tuple[str, int, int, datetime]] = []
+        changes: list[dict[str, object]] = []
+        entries: list[LogEntry] = []
+        for ready, held, outcome, answered in done:
+            released += [
+                (limit.bucket, lane, ready.delivery_id, answered + limit.window)
+                for limit, lane in held
+            ]
+            if outcome.status is SendStatus.RATE_LIMITED and held:
+                sender_bucket = held[-1][0].bucket
+                until = answered + timedelta(seconds=outcome.retry_after or 1.0)
+                paused[sender_bucket] = max(until, paused.get(sender_bucket, until))
             status, reason, due_at, sent_at = self._outcome(ready, outcome, now)
-            if outcome.status in (SendStatus.UNREACHABLE, SendStatus.OPTED_OUT):
-                await self._address_lost(session, ready.address_id, outcome, now)
+            if outcome.status in LOST:
+                await record_lost(
+                    session,
+                    ready.address_id,
+                    str(outcome.status),
+                    code=outcome.error,
+                    provider=_PROVIDER.get(ready.scheme, ready.scheme),
+                    now=now,
+                )
             if status == DeliveryStatus.SENT and ready.pending_question is not None:
                 await session.execute(
                     update(Patient)
@@ -182,8 +337,21 @@ class Dispatcher:
                     "sent_at": sent_at,
                     "external_id": outcome.external_id,
                     "updated_at": now,
+                    "claimed_by": None if status == DeliveryStatus.PENDING else self.worker,
                 }
             )
+            if outcome.status not in (SendStatus.RETRY, SendStatus.RATE_LIMITED):
+                channel = CHANNEL_OF_SCHEME.get(ready.scheme, ready.scheme)
+                entries.append(
+                    LogEntry(
+                        ready.patient_id,
+                        "out",
+                        channel,
+                        str(outcome.status),
+                        ready.kind,
+                        external_id=outcome.external_id,
+                    )
+                )
             statuses[ready.delivery_id] = status
             if _undelivered(ready.kind, status, reason):
                 alerts.append(ready.delivery_id)
@@ -195,8 +363,13 @@ class Dispatcher:
                 status,
                 reason,
             )
-        columns = ("status", "reason", "due_at", "sent_at", "external_id", "updated_at")
-        await session.execute(_by_id(columns), changes)
+        await lanes.release_many(session, released)
+        if changes:
+            await session.execute(_by_id(tuple(changes[0])[1:]), changes)
+        await log_messages(session, entries, now=now)
+        for bucket, until in paused.items():
+            await lanes.pause(session, bucket, until)
+            log.warning("sender %s paused until %s (provider rate limit)", bucket, until)
 
     @staticmethod
     def _outcome(
@@ -205,23 +378,14 @@ class Dispatcher:
         """Return (status, reason, due_at, sent_at) for one channel outcome."""
         if outcome.status is SendStatus.SENT:
             return DeliveryStatus.SENT, None, ready.due_at, now
-        if outcome.status is SendStatus.RETRY and ready.attempts < MAX_ATTEMPTS:
+        retry = outcome.status in (SendStatus.RETRY, SendStatus.RATE_LIMITED)
+        if retry and ready.attempts < MAX_ATTEMPTS:
             # Our own backoff (the SDKs' retries are off so nothing is sent twice); at least
-            # a second, so a retry is never reclaimed within the same tick.
+            # a second, so a retry is never reclaimed within the same wave.
             wait = max(outcome.retry_after or 30.0 * 2 ** (ready.attempts - 1), 1.0)
             return DeliveryStatus.PENDING, outcome.error, now + timedelta(seconds=wait), None
         if outcome.status in (SendStatus.UNREACHABLE, SendStatus.OPTED_OUT):
             return DeliveryStatus.SKIPPED, str(outcome.status), ready.due_at, None
-        if outcome.status is SendStatus.WITHDRAWN:  # a STOP won the race: never sent
+        if outcome.status is SendStatus.WITHDRAWN:
             return DeliveryStatus.SKIPPED, outcome.error or "no_consent", ready.due_at, None
         return DeliveryStatus.FAILED, outcome.error or outcome.status, ready.due_at, None
-
-    @staticmethod
-    async def _address_lost(
-        session: AsyncSession, address_id: int, outcome: SendOutcome, now: datetime
-    ) -> None:
-        address = await session.get(Address, address_id)
-        if address is not None and outcome.status is SendStatus.UNREACHABLE:
-            address.reachable, address.unreachable_reason = False, outcome.error
-        elif address is not None:
-            address.opted_out_at = now

@@ -67,8 +67,14 @@ async def insert_planned(
             await session.execute(statement, rows)
 
 
-async def claim_due(session: AsyncSession, now: datetime, limit: int) -> list[int]:
-    """Claim up to `limit` due pending rows; on PostgreSQL other workers skip locked rows."""
+async def claim_due(
+    session: AsyncSession, now: datetime, limit: int, *, worker: str = "local"
+) -> list[int]:
+    """Claim up to `limit` due pending rows for `worker`; other workers skip locked rows.
+
+    The scheduler's tick claims in the wave that sends (Dispatcher.send_due); this claims
+    ahead, for Dispatcher.dispatch_batch.
+    """
     due = (
         select(Delivery.id)
         .where(Delivery.status == DeliveryStatus.PENDING, Delivery.due_at <= now)
@@ -81,21 +87,24 @@ async def claim_due(session: AsyncSession, now: datetime, limit: int) -> list[in
         await session.execute(
             update(Delivery)
             .where(Delivery.id.in_(ids), Delivery.status == DeliveryStatus.PENDING)
-            .values(status=DeliveryStatus.CLAIMED, claimed_at=now, updated_at=now)
+            .values(
+                status=DeliveryStatus.CLAIMED, claimed_at=now, claimed_by=worker, updated_at=now
+            )
         )
     return ids
 
 
 async def recover_interrupted(session: AsyncSession, now: datetime) -> tuple[int, int]:
-    """After a crash: claimed-but-untouched rows go back to pending; a row that was mid-send
-    is marked failed ("interrupted"), since it may have gone out and must not go twice.
+    """With no other worker alive (one process, or a test): requeue every claimed row and
+    fail "interrupted" every row caught mid-send, since it may have gone and must not go
+    twice. Several processes use scheduler.workers.recover_dead instead.
 
     Returns (requeued, interrupted).
     """
     requeued = await session.execute(
         update(Delivery)
         .where(Delivery.status == DeliveryStatus.CLAIMED)
-        .values(status=DeliveryStatus.PENDING, claimed_at=None, updated_at=now)
+        .values(status=DeliveryStatus.PENDING, claimed_at=None, claimed_by=None, updated_at=now)
     )
     interrupted = await session.execute(
         update(Delivery)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 from bot.app import Services
@@ -15,15 +16,36 @@ from bot.settings import Settings
 from content.tips import load_tips
 from handlers.alerts import StaffDesk
 from handlers.broadcast_reports import BroadcastProgress
-from handlers.clinic_zone import clinic_zone
+from handlers.clinic_zone import clinic_zone as resolve_clinic_zone
 from handlers.quiet_hours import QuietHours
 from scheduler.dispatch import Dispatcher
+from scheduler.lanes import Limit, SenderLimits
 from scheduler.rules import load_nudge_rules
 from scheduler.service import Scheduler
+from scheduler.wake import OutboxListener
+from scheduler.workers import SqliteSchedulerLock, new_worker_id
 
-__all__ = ["build_scheduler", "scheduler_running"]
+__all__ = ["build_scheduler", "scheduler_running", "sender_limits"]
 
 log = logging.getLogger(__name__)
+
+
+def sender_limits(
+    settings: Settings, senders: Mapping[str, ChannelSender]
+) -> dict[str, SenderLimits]:
+    """Return each channel's shared limits, named after what the provider limits."""
+    limits: dict[str, SenderLimits] = {}
+    for scheme, sender in senders.items():
+        route = str(getattr(sender, "route", scheme))
+        if scheme == "telegram":
+            rate = settings.telegram_messages_per_second
+            limits[scheme] = SenderLimits(
+                Limit.per_second(f"telegram:{route}", rate), chat_lanes=1, group_lanes=20
+            )
+        elif scheme == "tel":
+            rate = settings.sms_messages_per_second
+            limits[scheme] = SenderLimits(Limit.per_second(f"tel:{route}", rate))
+    return limits
 
 
 def build_scheduler(
@@ -39,9 +61,12 @@ def build_scheduler(
         rules = load_nudge_rules(settings.content_dir / "nudges.yaml")
     except ValueError as exc:
         raise ContentError(f"content is not usable: {exc}") from None
-    zone = clinic_zone(services.conversation.answerer.content.clinic, settings.clinic_timezone)
+    zone = resolve_clinic_zone(
+        services.conversation.answerer.content.clinic, settings.clinic_timezone
+    )
     quiet = QuietHours(settings.quiet_hours_start, settings.quiet_hours_end)
     content, alerts = services.conversation.answerer.content, services.conversation.alerts
+    worker = new_worker_id()
     dispatcher = Dispatcher(
         services.db,
         content,
@@ -52,6 +77,8 @@ def build_scheduler(
         clinic_zone=zone,
         quiet=quiet,
         alerts=alerts if isinstance(alerts, StaffDesk) else None,  # undelivered nudges
+        limits=sender_limits(settings, senders),
+        worker=worker,
     )
     progress = BroadcastProgress(services.db, content, senders.get("telegram"), clock=clock)
     return Scheduler(
@@ -62,6 +89,8 @@ def build_scheduler(
         clinic_zone=zone,
         quiet=quiet,
         after_tick=progress,
+        heartbeat_seconds=settings.worker_heartbeat_seconds,
+        stale_after=timedelta(seconds=settings.worker_stale_seconds),
     )
 
 
@@ -77,17 +106,31 @@ async def scheduler_running(
     sms = getattr(state, "sms", None)
     if sms is not None and sms.sender is not None:
         senders["tel"] = sms.sender
+    webchat = getattr(state, "webchat", None)
+    if webchat is not None and getattr(webchat, "sender", None) is not None:
+        senders["web"] = webchat.sender  # staff answers and automated messages to the widget
     state.scheduler = None
     if not settings.scheduler_enabled or not senders:
         yield
         return
-    scheduler = build_scheduler(settings, services, senders)
-    await scheduler.start(settings.scheduler_tick_seconds)
-    state.scheduler = scheduler
-    log.info(
-        "scheduler: ticking every %ss over %s", settings.scheduler_tick_seconds, sorted(senders)
-    )
+    lock = SqliteSchedulerLock(settings.database_url)
+    lock.acquire()  # ConfigError (one line) when another scheduler has this SQLite file
     try:
-        yield
+        scheduler = build_scheduler(settings, services, senders)
+        listener = OutboxListener(settings.database_url, scheduler.wake)
+        await scheduler.start(settings.scheduler_tick_seconds)
+        await listener.start()
+        state.scheduler = scheduler
+        log.info(
+            "scheduler %s: ticking every %ss over %s",
+            scheduler.worker,
+            settings.scheduler_tick_seconds,
+            sorted(senders),
+        )
+        try:
+            yield
+        finally:
+            await listener.stop()
+            await scheduler.stop()
     finally:
-        await scheduler.stop()
+        lock.release()

@@ -7,18 +7,17 @@ import hashlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import select
 
-from bot.clock import Clock
+from bot.clock import Clock, utc_now
 from bot.db.models import Appointment, Patient
 from bot.db.session import Database
 from handlers.quiet_hours import QuietHours
 from scheduler.dispatch import Dispatcher
-from scheduler.outbox import claim_due, recover_interrupted
 from scheduler.planner import Visit, replan_all
 from scheduler.rules import NudgeRule
 from scheduler.state import (
@@ -32,12 +31,14 @@ from scheduler.state import (
 from scheduler.timing import patient_zone
 from scheduler.tip_replan import replan_patient_tips
 from scheduler.tip_window import TIP_GRACE, plan_tip_window
+from scheduler.workers import STALE_AFTER, beat, recover_dead, retire
 
 __all__ = ["LOOKAHEAD", "Scheduler", "TickReport", "tick_job"]
 
 log = logging.getLogger(__name__)
 
 TICK_JOB_ID = "clinicbot-tick"
+BEAT_JOB_ID = "clinicbot-heartbeat"
 # Nudges after a visit reach this far back (the rebook nudge is 21 days after by default).
 REPLAN_LOOKBACK = timedelta(days=30)
 # Tips are planned this far ahead (tomorrow's wait as rows); a tick extends the planned
@@ -85,6 +86,10 @@ class Scheduler:
         concurrency: int = 8,
         lookahead: timedelta = LOOKAHEAD,
         after_tick: Callable[[], Awaitable[None]] | None = None,
+        heartbeat_seconds: float = 10.0,
+        stale_after: timedelta = STALE_AFTER,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        wall_clock: Clock = utc_now,
     ) -> None:
         self._db, self._dispatcher, self._rules = db, dispatcher, rules
         self._after_tick = after_tick  # e.g. finish broadcasts and send their reports
@@ -94,13 +99,35 @@ class Scheduler:
         self._apscheduler: AsyncIOScheduler | None = None
         self._running = asyncio.Lock()  # one tick at a time; stop() waits for it
         self._stopping = False
+        self._beat_seconds, self._stale_after, self._sleep = heartbeat_seconds, stale_after, sleep
+        self._wall = wall_clock  # heartbeats are real time even when a test moves the clock
+        self._woken = asyncio.Event()  # urgent rows appeared (LISTEN/NOTIFY) during a tick
 
-    async def recover(self) -> None:
-        """Requeue rows a crash left claimed; fail (never resend) rows that were mid-send."""
+    @property
+    def worker(self) -> str:
+        """Return this process's worker id (its heartbeat row)."""
+        return self._dispatcher.worker
+
+    async def recover(self) -> tuple[int, int]:
+        """Beat, then recover rows of dead workers: requeue claimed ones, fail (never
+        resend) rows caught mid-send. Live peers' rows are left alone."""
+        now = self._wall()
         async with self._db.session() as session, session.begin():
-            requeued, interrupted = await recover_interrupted(session, self._clock())
-        if requeued or interrupted:
-            log.warning("recovered outbox: requeued=%s interrupted=%s", requeued, interrupted)
+            await beat(session, self.worker, now)
+            return await recover_dead(session, now, me=self.worker, stale_after=self._stale_after)
+
+    async def heartbeat(self) -> None:
+        """Say this worker is alive and take over the rows of any dead peer."""
+        try:
+            await self.recover()
+        except Exception:  # a missed beat is retried at the next one
+            log.exception("heartbeat failed")
+
+    def wake(self) -> None:
+        """Run a tick now: urgent rows (a broadcast, a reply) are due."""
+        self._woken.set()
+        if self._apscheduler is not None and not self._running.locked():
+            self._apscheduler.modify_job(TICK_JOB_ID, next_run_time=datetime.now(UTC))
 
     def rules_fingerprint(self) -> str:
         """Return a hash of everything nudge planning depends on besides the appointments."""
@@ -210,15 +237,18 @@ class Scheduler:
         planned = await self.plan(TICK_BUDGET)
         statuses: dict[str, int] = {}
         claimed_total = 0
-        while not self._stopping:  # on stop, finish the batch in hand and claim no more
-            async with self._db.session() as session, session.begin():
-                claimed = await claim_due(session, self._clock(), self._batch)
-            if not claimed:
-                break
-            claimed_total += len(claimed)
-            done = await self._dispatcher.dispatch_batch(claimed, self._concurrency)
-            for status in done.values():
+        while not self._stopping:  # on stop, finish the wave in hand and claim no more
+            self._woken.clear()
+            wave = await self._dispatcher.send_due(self._batch, self._concurrency)
+            claimed_total += len(wave.statuses)
+            for status in wave.statuses.values():
                 statuses[status] = statuses.get(status, 0) + 1
+            if wave.error is not None:
+                log.error("a channel raised: %s", type(wave.error).__name__)
+            if wave.wait is not None:  # due rows, every lane busy: wait for one to free
+                await self._sleep(min(wave.wait, 1.0))
+            elif not wave.picked and not self._woken.is_set():
+                break
         if claimed_total:
             log.info("tick: planned=%s claimed=%s %s", planned, claimed_total, statuses)
         if self._after_tick is not None:
@@ -233,6 +263,16 @@ class Scheduler:
         await self.recover()
         await self.replan_if_rules_changed()
         scheduler = AsyncIOScheduler(timezone="UTC")
+        scheduler.add_job(
+            beat_job,
+            "interval",
+            args=[self],
+            seconds=self._beat_seconds,
+            id=BEAT_JOB_ID,
+            max_instances=1,
+            coalesce=True,
+            replace_existing=True,
+        )
         scheduler.add_job(
             tick_job,
             "interval",
@@ -263,6 +303,16 @@ class Scheduler:
         if self._apscheduler is not None:
             self._apscheduler.shutdown(wait=False)
             self._apscheduler = None
+        try:
+            async with self._db.session() as session, session.begin():
+                await retire(session, self.worker)
+        except Exception:  # the row goes stale and a peer removes it
+            log.warning("scheduler stop: could not remove the heartbeat row")
+
+
+async def beat_job(scheduler: Scheduler) -> None:
+    """Run one heartbeat (it logs its own failures)."""
+    await scheduler.heartbeat()
 
 
 async def tick_job(scheduler: Scheduler) -> None:

@@ -142,13 +142,7 @@ async def test_a_flow_on_both_channels_logs_no_numbers_bodies_or_tokens(
         services = app.state.services
         twilio = TwilioAccepts()
         rest = TwilioRest(Client(ACCOUNT_SID, TWILIO_TOKEN, http_client=twilio), twilio)  # type: ignore[arg-type]
-        sms_sender = SmsSender(
-            rest,
-            services.db,
-            services.conversation.answerer.content,
-            app.state.sms.config,
-            clock=clock,
-        )
+        sms_sender = SmsSender(rest, services.conversation.answerer.content, app.state.sms.config)
         senders: dict[str, ChannelSender] = {
             "telegram": app.state.telegram.sender(),
             "tel": sms_sender,

@@ -300,7 +300,9 @@ async def test_transient_errors_are_retried_and_blocked_patients_marked_unreacha
     async with rig.db.session() as session:
         address = await session.scalar(select(Address))
     assert (
-        address is not None and not address.reachable and address.unreachable_reason == "Forbidden"
+        address is not None
+        and not address.reachable
+        and address.unreachable_reason == "telegram:Forbidden"
     )
 
 

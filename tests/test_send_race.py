@@ -1,7 +1,8 @@
-"""A STOP confirmed while a message waits its turn in the pacer stops that message.
+"""A STOP confirmed while a broadcast is under way stops the rest of it.
 
-The pacers are injected: each turn first lets a patient's STOP through (the real webhook or
-/stop), exactly when the message would otherwise have gone, so no test sleeps.
+The outbox decides every row in the transaction that claims it, right before posting
+(scheduler.dispatch). Here each post lets a patient's STOP through (the real SMS webhook, or
+/stop on Telegram) while the broadcast is going out, so no test sleeps or times anything.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import html
 import json
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from itertools import count
 from typing import Any
 
@@ -24,11 +25,10 @@ from twilio.http.response import Response
 from twilio.rest import Client
 
 from bot.app import Services
-from bot.channels.base import SendStatus
+from bot.channels.base import ChannelSender, SendOutcome, SendStatus
 from bot.channels.sms.client import TwilioRest
 from bot.channels.sms.config import SmsConfig
 from bot.channels.sms.sender import SmsSender
-from bot.channels.telegram.ratelimit import ChatPacer
 from bot.channels.telegram.sender import TelegramSender
 from bot.db.models import Address, ConsentCategory, Delivery, DeliveryStatus, Patient
 from bot.db.patients import find_or_create_patient
@@ -40,8 +40,9 @@ from handlers.consent import opt_in
 from handlers.messages import OutboundMessage, ReplyKind
 from handlers.preferences import stop
 from handlers.quiet_hours import QuietHours
+from handlers.sending import Checked
 from scheduler.dispatch import Dispatcher
-from scheduler.outbox import claim_due
+from scheduler.lanes import Limit, SenderLimits
 from tests.conftest import FakeClock
 from tests.scheduler_support import LA, RULES, TIPS
 from tests.sms_support import (
@@ -51,7 +52,7 @@ from tests.sms_support import (
     post_signed,
     running_sms_app,
 )
-from tests.telegram_fake import FakeMonotonic, Harness
+from tests.telegram_fake import Harness
 
 DAYTIME = datetime(2026, 3, 2, 18, 0, tzinfo=UTC)  # 10:00 in Los Angeles
 PHONES = [f"+1503555{2000 + n:04d}" for n in range(12)]
@@ -74,19 +75,21 @@ class RecordingTwilio(AsyncHttpClient):  # type: ignore[misc]
         return None
 
 
-class TurnPacer:
-    """One send at a time; before each turn, `before_turn(n)` runs (a STOP arrives)."""
+class StopDuringPost:
+    """A sender that lets a STOP arrive while each message is under way (before it answers).
 
-    def __init__(self, before_turn: Callable[[int], Awaitable[None]]) -> None:
-        self._before, self._lock, self.turns = before_turn, asyncio.Lock(), 0
+    A STOP that arrives after a row was decided and before its post is, by nature, too
+    late for that one message; everything decided after it must honour it.
+    """
 
-    async def __aenter__(self) -> None:
-        async with self._lock:
-            await self._before(self.turns)
-            self.turns += 1
+    def __init__(self, sender: ChannelSender, during: Callable[[int], Awaitable[None]]) -> None:
+        self._sender, self._during, self.posts = sender, during, 0
 
-    async def __aexit__(self, *exc: object) -> None:
-        return None
+    async def send(self, urn: str, message: OutboundMessage) -> SendOutcome:
+        turn, self.posts = self.posts, self.posts + 1
+        outcome = await self._sender.send(urn, message)
+        await self._during(turn)
+        return outcome
 
 
 @pytest.fixture
@@ -131,90 +134,89 @@ async def test_no_broadcast_sms_goes_out_after_a_confirmed_stop(
     async with httpx.AsyncClient(transport=transport, base_url="http://10.0.0.5:8080") as client:
 
         async def stop_arrives(turn: int) -> None:
-            # Every patient texts STOP as the broadcast begins, one per pacer turn, in an
+            # Patients text STOP while the broadcast goes out, one during each post, in an
             # order unrelated to the sending order.
             phone = PHONES[(turn * 5) % len(PHONES)]
+            if phone in confirmed:
+                return
             [reply] = await _text(client, phone, "STOP")
             assert "unsubscribed" in reply
             confirmed.add(phone)
 
         http = RecordingTwilio(confirmed)
-        sender = SmsSender(
+        transport = SmsSender(
             TwilioRest(Client(ACCOUNT_SID, TOKEN, http_client=http), http),
-            services.db,
             services.conversation.answerer.content,
             SmsConfig.from_settings(services.settings),
-            clock=clock,
-            pace=TurnPacer(stop_arrives),
         )
+        sender = StopDuringPost(transport, stop_arrives)
+        # One lane with a tiny window: one message per wave, so every wave is a fresh check.
+        limits = {"tel": SenderLimits(Limit("tel:test", 1, timedelta(milliseconds=1)))}
         dispatcher = Dispatcher(
             services.db, services.conversation.answerer.content, TIPS, RULES, {"tel": sender},
-            clock=clock, clinic_zone=LA, quiet=QuietHours(),
+            clock=clock, clinic_zone=LA, quiet=QuietHours(), limits=limits,
         )  # fmt: skip
-        async with services.db.session() as session, session.begin():
-            ids = await claim_due(session, clock(), 100)
-        statuses = await dispatcher.dispatch_batch(ids, concurrency=len(PHONES))
+        statuses: dict[int, str] = {}
+        while (wave := await dispatcher.send_due()).picked or wave.wait is not None:
+            statuses.update(wave.statuses)
+            if wave.wait is not None:
+                await asyncio.sleep(wave.wait)  # the lane's millisecond window
     after_stop = [to for to, stopped in http.posted if to in stopped]
     assert after_stop == []
     assert http.posted  # some went before their patient's STOP: the race was real
     async with services.db.session() as session:
         rows = (await session.execute(select(Delivery.status, Delivery.reason))).all()
     skipped = [reason for status, reason in rows if status == DeliveryStatus.SKIPPED]
+    assert skipped  # and some were stopped by it
     assert len(skipped) + len(http.posted) == len(PHONES) == len(statuses)
-    assert set(skipped) == {"opted_out"}
+    assert set(skipped) == {"no_consent"}  # a STOP withdraws every category
 
 
-class StopWhileWaiting(ChatPacer):
-    """Per-chat pacing as usual; while a chat's message waits, the patient sends /stop."""
-
-    def __init__(self, monotonic: FakeMonotonic) -> None:
-        super().__init__(clock=monotonic, sleep=monotonic.sleep)
-        self.during_wait: Callable[[], Awaitable[None]] | None = None
-
-    async def wait(self, chat: object) -> None:
-        if self.during_wait is not None:
-            arrive, self.during_wait = self.during_wait, None
-            await arrive()
-        await super().wait(chat)
-
-
-@pytest.mark.parametrize("kind", ["broadcast", "tip", "nudge"])
-async def test_no_telegram_message_goes_out_after_stop(
-    db: Database, answerer: Answerer, clock: FakeClock, kind: str
+async def test_no_telegram_broadcast_goes_out_after_stop(
+    db: Database, answerer: Answerer, clock: FakeClock
 ) -> None:
-    monotonic = FakeMonotonic()
-    pacer = StopWhileWaiting(monotonic)
-    async with Harness.running(db, answerer, clock, pacer=pacer) as tg:
+    clock.now = DAYTIME
+    async with Harness.running(db, answerer, clock) as tg:
         await tg.send("command_start")
         async with db.session() as session, session.begin():
             patient = (await session.scalars(select(Patient))).one()
+            patient.language = "en"
             await opt_in(session, patient.id, source="test", now=clock())
-        sender = TelegramSender(tg.app.bot, tg.deps, sleep=monotonic.sleep)
-        consent = {
-            "broadcast": ConsentCategory.ANNOUNCEMENTS,
-            "tip": ConsentCategory.TIPS,
-            "nudge": ConsentCategory.APPOINTMENTS,
-        }[kind]
-        message = OutboundMessage(
-            text="Closed Friday.",
-            sms="Closed Friday.",
-            kind=ReplyKind(kind),
-            lang="en",
-            consent=consent,
-        )
+            for text in ("Closed Friday.", "Open Saturday.", "New hours."):
+                await create_broadcast(
+                    session, {"en": text}, Audience(), send_at=clock(), actor="cli", now=clock()
+                )
         async with db.session() as session:
             chat = (await session.scalars(select(Address.urn))).one()
-        assert (await sender.send(chat, message)).status is SendStatus.SENT
 
-        async def stop_arrives() -> None:
-            async with db.session() as session, session.begin():
-                await stop(session, patient.id, channel="telegram", now=clock())
+        async def stop_arrives(turn: int) -> None:
+            if turn == 0:  # /stop while the first broadcast is being posted
+                async with db.session() as session, session.begin():
+                    await stop(session, patient.id, channel="telegram", now=clock())
 
-        pacer.during_wait = stop_arrives
+        transport = TelegramSender(tg.app.bot)
+        dispatcher = Dispatcher(
+            db, answerer.content, TIPS, RULES,
+            {"telegram": StopDuringPost(transport, stop_arrives)},
+            clock=clock, clinic_zone=LA, quiet=QuietHours(),
+        )  # fmt: skip
         calls = len(tg.api.calls)
-        outcome = await sender.send(chat, message)
-        assert (outcome.status, outcome.error) == (SendStatus.WITHDRAWN, "no_consent")
-        assert len(tg.api.calls) == calls
-        # Messages that need no consent (a staff answer, a reply) still go.
+        while (await dispatcher.send_due(concurrency=1)).picked:
+            pass
+        assert len(tg.api.calls) == calls + 1  # only the one under way when /stop came
+        async with db.session() as session:
+            rows = (await session.execute(select(Delivery.status, Delivery.reason))).all()
+        assert sorted(rows) == [
+            ("sent", None),
+            ("skipped", "no_consent"),
+            ("skipped", "no_consent"),
+        ]
+        # Messages that need no consent (a staff answer) still go, through the core's check.
         reply = OutboundMessage(text="We hear you.", sms="", kind=ReplyKind.HUMAN, lang="en")
-        assert (await sender.send(chat, reply)).status is SendStatus.SENT
+        checked = Checked(transport, db, clock=clock)
+        assert (await checked.send(chat, reply)).status is SendStatus.SENT
+        withdrawn = OutboundMessage(
+            text="Tip", sms="", kind=ReplyKind.TIP, lang="en", consent=ConsentCategory.TIPS
+        )
+        outcome = await checked.send(chat, withdrawn)
+        assert (outcome.status, outcome.error) == (SendStatus.WITHDRAWN, "no_consent")

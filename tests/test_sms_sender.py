@@ -27,15 +27,15 @@ from bot.channels.sms.sender import SmsSender
 from bot.db.models import Address, MessageLog
 from bot.db.patients import find_or_create_patient
 from content.sms import count_segments
-from handlers.consent import stop_everything
+from handlers.consent import refusal, stop_everything
 from handlers.messages import OutboundMessage, ReplyKind
+from handlers.sending import Checked
 from tests.conftest import FakeClock
 from tests.sms_support import ACCOUNT_SID, PATIENT, SERVICE_SID, TOKEN, sms_settings
 
 SPECS = Path(__file__).resolve().parent / "specs"
 URN = f"tel:{PATIENT}"
 NOON_PORTLAND = datetime(2026, 3, 2, 20, 0, tzinfo=UTC)
-MIDNIGHT_PORTLAND = datetime(2026, 3, 3, 8, 0, tzinfo=UTC)
 
 
 def _free_port() -> int:
@@ -93,9 +93,11 @@ class FakeTwilio(AsyncHttpClient):  # type: ignore[misc]
         super().__init__(None, True, None)
         self.answers = list(answers)
         self.calls = 0
+        self.bodies: list[str] = []
 
     async def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Response:
         self.calls += 1
+        self.bodies.append(str((kwargs.get("data") or {}).get("Body", "")))
         answer = self.answers.pop(0)
         if isinstance(answer, Exception):
             raise answer
@@ -116,23 +118,20 @@ async def services(database_url: str, clock: FakeClock) -> AsyncIterator[Service
         await opened.close()
 
 
-def _sender(services: Services, http: Any, clock: FakeClock, **settings: object) -> SmsSender:
+def _sender(services: Services, http: Any, **settings: object) -> SmsSender:
     config = SmsConfig.from_settings(sms_settings(services.settings.database_url, **settings))
-    sleeps: list[float] = []
+    rest = TwilioRest(Client(ACCOUNT_SID, TOKEN, http_client=http), http)
+    return SmsSender(rest, services.conversation.answerer.content, config)
 
-    async def sleep(seconds: float) -> None:
-        sleeps.append(seconds)
 
-    sender = SmsSender(
-        TwilioRest(Client(ACCOUNT_SID, TOKEN, http_client=http), http),
-        services.db,
-        services.conversation.answerer.content,
-        config,
-        clock=clock,
-        sleep=sleep,
-    )
-    sender.sleeps = sleeps  # type: ignore[attr-defined]
-    return sender
+def _checked(services: Services, http: Any, clock: FakeClock) -> Checked:
+    """The SMS transport behind the core's send-time check and recording (direct sends)."""
+    return Checked(_sender(services, http), services.db, clock=clock)
+
+
+async def _messages(services: Services) -> list[MessageLog]:
+    async with services.db.session() as session:
+        return list((await session.scalars(select(MessageLog))).all())
 
 
 def _tip(text: str = "Remember your stretches today.") -> OutboundMessage:
@@ -145,7 +144,7 @@ async def test_the_sdk_posts_a_valid_message_to_twilios_api(
     clock.now = NOON_PORTLAND
     http = RecordingClient(prism)
     try:
-        outcome = await _sender(services, http, clock).send(URN, _tip())
+        outcome = await _sender(services, http).send(URN, _tip())
     finally:
         await http.close()
     assert outcome.status is SendStatus.SENT and outcome.external_id
@@ -157,9 +156,7 @@ async def test_the_sdk_posts_a_valid_message_to_twilios_api(
     assert form["StatusCallback"] == "https://bot.clinic.example/sms/status"
     assert form["Body"].startswith("Willow Creek Acupuncture & Cupping: Remember")
     assert form["Body"].endswith("Reply STOP to opt out.")
-    async with services.db.session() as session:
-        logged = (await session.scalars(select(MessageLog))).one()
-    assert (logged.status, logged.external_id, logged.body) == ("sent", outcome.external_id, None)
+    assert await _messages(services) == []  # a transport writes nothing
 
 
 async def test_a_from_number_is_used_without_a_messaging_service(
@@ -171,7 +168,6 @@ async def test_a_from_number_is_used_without_a_messaging_service(
         sender = _sender(
             services,
             http,
-            clock,
             twilio_messaging_service_sid=None,
             twilio_from_number="(503) 555-0100",
         )
@@ -184,38 +180,23 @@ async def test_a_from_number_is_used_without_a_messaging_service(
     assert form["Body"] == "Remember your stretches today."  # a reply is sent as written
 
 
-async def test_long_automated_text_is_kept_within_two_segments(
+async def test_long_automated_text_is_kept_within_two_segments(services: Services) -> None:
+    http = FakeTwilio((201, {"sid": "SM" + "1" * 32}))
+    await _sender(services, http).send(URN, _tip("Breathe slowly. " * 60))
+    [body] = http.bodies
+    assert count_segments(body).count <= 2 and body.endswith("Reply STOP to opt out.")
+
+
+async def test_the_core_sends_nothing_to_opted_out_numbers(
     services: Services, clock: FakeClock
 ) -> None:
-    clock.now = NOON_PORTLAND
-    http = FakeTwilio((201, {"sid": "SM" + "1" * 32}))
-    await _sender(services, http, clock).send(URN, _tip("Breathe slowly. " * 60))
-    async with services.db.session() as session:
-        assert (await session.scalars(select(MessageLog))).one().status == "sent"
-
-
-async def test_opted_out_numbers_get_nothing(services: Services, clock: FakeClock) -> None:
     async with services.db.session() as session, session.begin():
         address = (await session.scalars(select(Address))).one()
         await stop_everything(session, address.patient_id, source="sms:stop", now=clock.now)
     http = FakeTwilio()
-    sender = _sender(services, http, clock)
-    assert (await sender.send(URN, _tip())).status is SendStatus.OPTED_OUT
-    assert (await sender.send(URN, _tip(), reply=True)).status is SendStatus.OPTED_OUT
+    outcome = await _checked(services, http, clock).send(URN, _tip())
+    assert (outcome.status, outcome.error) == (SendStatus.WITHDRAWN, "opted_out")
     assert http.calls == 0
-
-
-async def test_quiet_hours_hold_automated_messages_but_not_replies(
-    services: Services, clock: FakeClock
-) -> None:
-    clock.now = MIDNIGHT_PORTLAND
-    http = FakeTwilio((201, {"sid": "SM" + "2" * 32}))
-    sender = _sender(services, http, clock)
-    held = await sender.send(URN, _tip())
-    assert held.status is SendStatus.RETRY and held.error == "quiet_hours"
-    assert held.retry_after == 8 * 3600  # 00:00 -> 08:00 in Portland
-    assert http.calls == 0
-    assert (await sender.send(URN, _tip(), reply=True)).status is SendStatus.SENT
 
 
 @pytest.mark.parametrize(
@@ -227,7 +208,7 @@ async def test_quiet_hours_hold_automated_messages_but_not_replies(
         (21408, SendStatus.FAILED, True, False),
     ],
 )
-async def test_twilio_errors_map_to_outcomes_and_mark_the_address(
+async def test_twilio_errors_map_to_outcomes_and_the_core_marks_the_address(
     services: Services,
     clock: FakeClock,
     code: int,
@@ -235,50 +216,50 @@ async def test_twilio_errors_map_to_outcomes_and_mark_the_address(
     reachable: bool,
     opted_out: bool,
 ) -> None:
-    clock.now = NOON_PORTLAND
-    http = FakeTwilio((400, {"code": code, "message": "no", "status": 400}))
-    outcome = await _sender(services, http, clock).send(URN, _tip())
+    answer = (400, {"code": code, "message": "no", "status": 400})
+    outcome = await _sender(services, FakeTwilio(answer)).send(URN, _tip())
     assert outcome.status is status and outcome.error == str(code)
+    async with services.db.session() as session:
+        address = (await session.scalars(select(Address))).one()
+    assert address.reachable and address.opted_out_at is None  # the transport wrote nothing
+    outcome = await _checked(services, FakeTwilio(answer), clock).send(URN, _tip())
+    assert outcome.status is status
     async with services.db.session() as session:
         address = (await session.scalars(select(Address))).one()
     assert address.reachable is reachable
     assert (address.opted_out_at is not None) is opted_out
+    if opted_out:  # a carrier's STOP is a STOP: every consent withdrawn
+        async with services.db.session() as session:
+            assert await refusal(session, URN, None) == "opted_out"
+    assert [m.status for m in await _messages(services)] == [str(status)]
 
 
-async def test_rate_limits_and_connection_failures_are_retried_with_backoff(
-    services: Services, clock: FakeClock
+async def test_rate_limits_pause_the_sender_and_connection_failures_retry_later(
+    services: Services,
 ) -> None:
-    clock.now = NOON_PORTLAND
     refused = aiohttp.ClientConnectorError(
         aiohttp.client_reqrep.ConnectionKey("h", 1, False, False, None, None, None),
         OSError("refused"),
     )
-    http = FakeTwilio(
-        (429, {"code": 20429, "message": "Too Many Requests", "status": 429}),
-        refused,
-        (201, {"sid": "SM" + "3" * 32}),
-    )
-    sender = _sender(services, http, clock)
-    outcome = await sender.send(URN, _tip())
-    assert outcome.status is SendStatus.SENT and http.calls == 3
-    assert sender.sleeps == [1.0, 2.0]  # type: ignore[attr-defined]
+    http = FakeTwilio((429, {"code": 20429, "message": "Too Many Requests", "status": 429}))
+    outcome = await _sender(services, http).send(URN, _tip())
+    # Not retried here: the outbox pauses this sender for every process (scheduler.lanes).
+    assert outcome.status is SendStatus.RATE_LIMITED and outcome.retry_after and http.calls == 1
+    http = FakeTwilio(refused)
+    outcome = await _sender(services, http).send(URN, _tip())
+    assert (outcome.status, outcome.error, http.calls) == (SendStatus.RETRY, "network", 1)
 
 
-async def test_server_errors_and_timeouts_are_never_re_posted(
-    services: Services, clock: FakeClock
-) -> None:
-    clock.now = NOON_PORTLAND
+async def test_server_errors_and_timeouts_are_never_re_posted(services: Services) -> None:
     for answer in ((500, {"code": 20500, "message": "oops", "status": 500}), TimeoutError()):
         http = FakeTwilio(answer)
-        outcome = await _sender(services, http, clock).send(URN, _tip())
+        outcome = await _sender(services, http).send(URN, _tip())
         assert outcome.status is SendStatus.RETRY and http.calls == 1
 
 
-async def test_a_malformed_address_fails_without_a_request(
-    services: Services, clock: FakeClock
-) -> None:
+async def test_a_malformed_address_fails_without_a_request(services: Services) -> None:
     http = FakeTwilio()
-    outcome = await _sender(services, http, clock).send("tel:555", _tip())
+    outcome = await _sender(services, http).send("tel:555", _tip())
     assert outcome.status is SendStatus.FAILED and outcome.error == "invalid_address"
     assert http.calls == 0
 

@@ -168,10 +168,8 @@ async def sms_app(database_url: str, clock: FakeClock) -> AsyncIterator[SmsRig]:
     # The SMS channel's sender, over a transport that records instead of reaching Twilio.
     sender = SmsSender(
         TwilioRest(Client(ACCOUNT_SID, TOKEN, http_client=twilio), twilio),
-        services.db,
         services.conversation.answerer.content,
         SmsConfig.from_settings(settings),
-        clock=clock,
     )
     transport = httpx.ASGITransport(app=Starlette(routes=channel.routes()))
     try:

@@ -17,6 +17,7 @@ from bot.db.models import Address
 from bot.db.session import Database
 from handlers.answer import Answerer
 from handlers.messages import OutboundMessage, ReplyKind
+from handlers.sending import Checked
 from tests.conftest import FakeClock
 from tests.telegram_fake import FakeMonotonic, Harness
 
@@ -33,7 +34,7 @@ async def tg(db: Database, answerer: Answerer, clock: FakeClock) -> AsyncIterato
 
 @pytest.fixture
 def sender(tg: Harness) -> TelegramSender:
-    return TelegramSender(tg.app.bot, tg.deps, sleep=tg.monotonic.sleep)
+    return TelegramSender(tg.app.bot, sleep=tg.monotonic.sleep)
 
 
 async def test_a_send_returns_the_message_id(tg: Harness, sender: TelegramSender) -> None:
@@ -42,17 +43,24 @@ async def test_a_send_returns_the_message_id(tg: Harness, sender: TelegramSender
     assert tg.api.calls[-1].text == "<b>Tip:</b> stretch &lt;gently&gt;"
 
 
-async def test_forbidden_marks_unreachable_and_stops_sending(
-    tg: Harness, sender: TelegramSender, db: Database
+async def test_forbidden_is_unreachable_and_the_core_stops_sending(
+    tg: Harness, sender: TelegramSender, db: Database, clock: FakeClock
 ) -> None:
     tg.api.fail("sendMessage", 403, "Forbidden: bot was blocked by the user")
     assert (await sender.send(URN, MESSAGE)).status is SendStatus.UNREACHABLE
+    async with db.session() as session:
+        address = (await session.scalars(select(Address))).one()
+    assert address.reachable  # the transport writes nothing
+    checked = Checked(sender, db, clock=clock)
+    tg.api.fail("sendMessage", 403, "Forbidden: bot was blocked by the user")
+    assert (await checked.send(URN, MESSAGE)).status is SendStatus.UNREACHABLE
     calls = len(tg.api.calls)
-    assert (await sender.send(URN, MESSAGE)).status is SendStatus.UNREACHABLE
+    outcome = await checked.send(URN, MESSAGE)
+    assert (outcome.status, outcome.error) == (SendStatus.WITHDRAWN, "unreachable")
     assert len(tg.api.calls) == calls  # not sent to again until they write
     async with db.session() as session:
         address = (await session.scalars(select(Address))).one()
-    assert (address.reachable, address.unreachable_reason) == (False, "blocked")
+    assert (address.reachable, address.unreachable_reason) == (False, "telegram:forbidden")
 
 
 async def test_retry_after_is_honoured_then_reported(tg: Harness, sender: TelegramSender) -> None:
@@ -62,7 +70,8 @@ async def test_retry_after_is_honoured_then_reported(tg: Harness, sender: Telegr
     for _ in range(3):
         tg.api.fail("sendMessage", 429, "Too Many Requests: retry after 9", retry_after=9)
     outcome = await sender.send(URN, MESSAGE)
-    assert (outcome.status, outcome.retry_after) == (SendStatus.RETRY, 9.0)
+    # The outbox pauses the whole bot for every process on this (scheduler.lanes).
+    assert (outcome.status, outcome.retry_after) == (SendStatus.RATE_LIMITED, 9.0)
 
 
 async def test_server_errors_are_retried_with_backoff(tg: Harness, sender: TelegramSender) -> None:
@@ -123,3 +132,17 @@ async def test_sends_to_many_chats_are_spaced_evenly_never_a_burst() -> None:
     per_second = [sum(1 for t in sent_at if second <= t < second + 1) for second in range(3)]
     assert max(per_second) <= 30  # PTB's own limiter alone lets 30 through at once, then 30 more
     assert min(b - a for a, b in itertools.pairwise(sent_at)) >= 1 / 30
+
+
+async def test_the_outboxs_sends_skip_the_process_pacer_the_shared_lanes_pace_them(
+    tg: Harness,
+) -> None:
+    paced = TelegramSender(tg.app.bot, sleep=tg.monotonic.sleep, paced=True)
+    before = list(tg.monotonic.sleeps)
+    for _ in range(3):
+        assert (await paced.send(URN, MESSAGE)).status is SendStatus.SENT
+    assert tg.monotonic.sleeps == before  # no per-chat wait in this process
+    unpaced = TelegramSender(tg.app.bot, sleep=tg.monotonic.sleep)
+    await unpaced.send(URN, MESSAGE)
+    await unpaced.send(URN, MESSAGE)
+    assert len(tg.monotonic.sleeps) > len(before)  # other sends still wait their turn

@@ -42,6 +42,7 @@ __all__ = [
     "PatientStatus",
     "PatientTag",
     "ProcessedUpdate",
+    "RateLane",
     "ReminderPreference",
     "SafetyEvent",
     "SchedulerState",
@@ -54,6 +55,7 @@ __all__ = [
     "UTCDateTime",
     "WebChat",
     "WebChatMessage",
+    "Worker",
 ]
 
 NAMING = {
@@ -309,6 +311,7 @@ class Delivery(Base):
     reason: Mapped[str | None] = mapped_column(String(64))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    claimed_by: Mapped[str | None] = mapped_column(String(64))  # the worker (workers.id)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     external_id: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -319,6 +322,36 @@ class Delivery(Base):
         Index("ix_deliveries_patient_kind", "patient_id", "kind", "reference"),
         Index("ix_deliveries_kind_reference", "kind", "reference"),
     )
+
+
+class RateLane(Base):
+    """One slot of a shared rate limit: a send may take it once `free_at` has passed.
+
+    A limit of N messages per window is N lanes of one bucket (a sender, or one chat); a lane
+    is held from the claim until the provider answers, then freed a window after the answer,
+    so every process, whatever its latency, keeps to N sends in any window.
+    """
+
+    __tablename__ = "rate_lanes"
+
+    bucket: Mapped[str] = mapped_column(String(96), primary_key=True)
+    lane: Mapped[int] = mapped_column(Integer, primary_key=True)
+    free_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    holder: Mapped[int | None] = mapped_column(Integer)  # the delivery holding it
+
+    __table_args__ = (Index("ix_rate_lanes_bucket_free_at", "bucket", "free_at"),)
+
+
+class Worker(Base):
+    """A running process that claims outbox rows, and when it was last seen alive."""
+
+    __tablename__ = "workers"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    host: Mapped[str] = mapped_column(String(128))
+    pid: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class SchedulerState(Base):

@@ -41,7 +41,7 @@ class SmsChannel:
         self._rest = open_rest(
             self.config.account_sid, self.config.auth_token, self.config.api_base_url
         )
-        self.sender = SmsSender(self._rest, services.db, content, self.config, clock=self._clock)
+        self.sender = SmsSender(self._rest, content, self.config)
         quiet = QuietHours(self.config.quiet_start, self.config.quiet_end)
         pipeline = build_pipeline(services, clock=self._clock, quiet=quiet)
         self._webhooks = SmsWebhooks(self.config, pipeline, services.db, clock=self._clock)

@@ -9,13 +9,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import Address, MessageLog
-from handlers.consent import stop_everything
+from handlers.consent import record_lost
 
 __all__ = [
     "OPTED_OUT_CODES",
     "UNREACHABLE_CODES",
-    "mark_opted_out",
-    "mark_unreachable",
     "record_status",
 ]
 
@@ -28,22 +26,6 @@ UNREACHABLE_CODES = frozenset({21211, 21614})  # not a valid number; not a mobil
 async def _address(session: AsyncSession, urn: str) -> Address | None:
     found: Address | None = await session.scalar(select(Address).where(Address.urn == urn))
     return found
-
-
-async def mark_opted_out(session: AsyncSession, urn: str, *, source: str, now: datetime) -> None:
-    """Withdraw every consent of the patient behind a number the carrier says opted out."""
-    address = await _address(session, urn)
-    if address is not None:
-        await stop_everything(session, address.patient_id, source=source, now=now)
-        log.info("sms opted out by carrier: address=%s", address.id)
-
-
-async def mark_unreachable(session: AsyncSession, urn: str, *, reason: str) -> None:
-    """Stop sending to a number Twilio says is invalid or not a mobile."""
-    address = await _address(session, urn)
-    if address is not None:
-        address.reachable, address.unreachable_reason = False, reason
-        log.info("sms unreachable: address=%s reason=%s", address.id, reason)
 
 
 async def record_status(
@@ -77,7 +59,17 @@ async def record_status(
         )
     if urn is None or error_code is None:
         return
-    if error_code in OPTED_OUT_CODES:
-        await mark_opted_out(session, urn, source=f"twilio:{error_code}", now=now)
-    elif error_code in UNREACHABLE_CODES:
-        await mark_unreachable(session, urn, reason=f"twilio:{error_code}")
+    lost = (
+        "opted_out"
+        if error_code in OPTED_OUT_CODES
+        else "unreachable"
+        if error_code in UNREACHABLE_CODES
+        else None
+    )
+    address = await _address(session, urn) if lost else None
+    if lost and address is not None:
+        # The same meaning as when the outbox hears it: handlers.consent.record_lost.
+        await record_lost(
+            session, address.id, lost, code=str(error_code), provider="twilio", now=now
+        )
+        log.info("sms status: address=%s %s", address.id, lost)

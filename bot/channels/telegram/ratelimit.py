@@ -1,41 +1,28 @@
-"""Flood control: at most one message a second per chat and 30 a second overall."""
+"""Flood control in one process: at most one message a second per chat and 30 a second overall.
+
+It paces what python-telegram-bot sends from this process (answers to patients); the outbox's
+sends are paced across every process by the shared lanes (scheduler.lanes) as well.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Coroutine
-from contextvars import ContextVar
 from datetime import timedelta
 from typing import Any
 
 from telegram.error import RetryAfter
 from telegram.ext import AIORateLimiter
 
-__all__ = [
-    "SEND_GATE",
-    "ChatPacer",
-    "ClinicRateLimiter",
-    "EvenPacer",
-    "SendWithdrawn",
-    "retry_seconds",
-]
+__all__ = ["PACED", "ChatPacer", "ClinicRateLimiter", "EvenPacer", "retry_seconds"]
+
+# `rate_limit_args` of a request the outbox has paced already with the shared lanes
+# (scheduler.lanes): pacing it again here would only slow every process to this one's rate.
+# PTB's AIORateLimiter reads an int there (a max_retries override); no real one is negative.
+PACED = -1
 
 Sleep = Callable[[float], Awaitable[None]]
-Gate = Callable[[], Awaitable[str | None]]
-# Set by the sender around one send: asked after pacing, just before the request goes, and
-# answers why the message must not go any more (a STOP while it waited), or None.
-SEND_GATE: ContextVar[Gate | None] = ContextVar("clinicbot_send_gate", default=None)
-
-
-class SendWithdrawn(Exception):
-    """The send gate said no after pacing: the message was not sent."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
 _PRUNE_AT = 10_000
 
 
@@ -145,15 +132,14 @@ class ClinicRateLimiter(AIORateLimiter):
         rate_limit_args: int | None,
     ) -> bool | dict[str, Any] | list[dict[str, Any]]:
         """Pace the request for its chat, and honour RetryAfter up to `max_retries` times."""
+        if rate_limit_args == PACED:  # the outbox's: paced across processes, 429s are its own
+            return await callback(*args, **kwargs)
         chat = data.get("chat_id")
         for attempt in range(self._retries + 1):
             if chat is not None:
                 await self._pacer.wait(str(chat))
                 if self._overall is not None:
                     await self._overall.wait()
-            gate = SEND_GATE.get()
-            if gate is not None and (reason := await gate()) is not None:
-                raise SendWithdrawn(reason)
             try:
                 return await super().process_request(
                     callback, args, kwargs, endpoint, data, rate_limit_args

@@ -27,6 +27,7 @@ from bot.db.session import Database
 from bot.settings import Settings
 from content.store import ContentStore
 from handlers.messages import OutboundMessage, ReplyKind
+from handlers.sending import Checked
 from handlers.staff import audit, staff_role
 from handlers.staff_alerts import StaffAlerts
 from handlers.staff_commands import (
@@ -279,9 +280,12 @@ def connect_staff_group(
 ) -> StaffGroup:
     """Install the staff group's handler, its patient senders, and the alerts' poster."""
     poster = TelegramStaffPoster(application.bot, d.db, chat_id, ready)
-    senders: dict[str, ChannelSender] = {"telegram": TelegramSender(application.bot, d)}
+    # Staff answers are direct sends: the core checks and records them (handlers.sending).
+    senders: dict[str, ChannelSender] = {
+        "telegram": Checked(TelegramSender(application.bot), d.db, clock=d.clock)
+    }
     if sms is not None:
-        senders["tel"] = _AsReply(sms)
+        senders["tel"] = Checked(_AsReply(sms), d.db, clock=d.clock)
     group = StaffGroup(chat_id, poster, senders, tuple(confirm_rules))
     group.install(application.bot_data)
     # Before the gate (group -1), which keeps groups quiet; this handler dedupes itself.

@@ -154,7 +154,7 @@ class TelegramRuntime:
 
     def sender(self) -> ChannelSender:
         """Return the outbox's sender for Telegram; it waits until the bot is connected."""
-        return _ReadySender(self.ready, TelegramSender(self.application.bot, self._deps))
+        return _ReadySender(self.ready, TelegramSender(self.application.bot, paced=True))
 
     def parse(self, data: dict[str, Any]) -> Update | None:
         """Build the Update, or None when the JSON is not a well-formed update."""
@@ -175,6 +175,7 @@ class _ReadySender:
 
     def __init__(self, ready: asyncio.Event, sender: TelegramSender) -> None:
         self._ready, self._sender = ready, sender
+        self.route = sender.route
 
     async def send(self, urn: str, message: OutboundMessage) -> SendOutcome:
         if not self._ready.is_set():
