@@ -209,7 +209,7 @@ async def test_a_button_posts_its_payload(client: httpx.AsyncClient) -> None:
     await say(client, token, "does acupuncture hurt", "msg-00000001")
     lines = events(await stream(client, token))
     options = [o for _, line in lines for o in line.get("options", [])]
-    assert options[0]["payload"].startswith("topic:"), options
+    assert options[0]["payload"].startswith("more:"), options  # the short answer's "More"
     response = await client.post(
         "/webchat/messages",
         json={"client_id": "msg-00000002", "text": options[0]["label"], **options[0]},
