@@ -410,6 +410,18 @@ async def test_status_invalid_or_landline_marks_the_address_unreachable(
     assert address.opted_out_at is None
 
 
+@pytest.mark.parametrize("code", ["9" * 5000, "\uff12\uff11\uff16\uff11\uff10", "-21610"])
+async def test_a_status_with_a_nonsense_error_code_is_recorded_without_one(
+    client: httpx.AsyncClient, app: tuple[Starlette, Services], code: str
+) -> None:
+    await text(client, "hi")
+    params = payload("status_failed_21610", ErrorCode=code)
+    assert (await post_signed(client, "/sms/status", params)).status_code == 204
+    async with app[1].db.session() as session:
+        address = (await session.scalars(select(Address))).one()
+    assert address.reachable and address.opted_out_at is None  # no code, no conclusion
+
+
 async def test_status_updates_the_logged_message(
     client: httpx.AsyncClient, app: tuple[Starlette, Services]
 ) -> None:

@@ -25,6 +25,8 @@ from handlers.pipeline import Pipeline
 __all__ = ["MAX_BODY_BYTES", "MAX_FIELDS", "Params", "SmsWebhooks", "public_url_of"]
 
 log = logging.getLogger(__name__)
+# Twilio's error codes are five digits; anything else (a 4,000-digit "code") is not one.
+_ERROR_CODE = re.compile(r"[0-9]{1,9}")
 
 MAX_BODY_BYTES = 64 * 1024  # an SMS webhook is ~1-2 KB even with 1600 characters of text
 # Twilio sends ~20-30 fields (an MMS adds two per picture, up to 10 pictures).
@@ -159,7 +161,7 @@ class SmsWebhooks:
                 urn=urn,
                 message_sid=sid,
                 status=status,
-                error_code=int(code) if code.isascii() and code.isdigit() else None,
+                error_code=int(code) if _ERROR_CODE.fullmatch(code) else None,
                 now=self._clock(),
             )
         log.info("sms status: status=%s error=%s", status[:16], code[:8] or None)
