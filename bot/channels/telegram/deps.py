@@ -19,7 +19,7 @@ from bot.db.session import Database
 from content.store import ContentStore
 from handlers.answer import Answerer
 from handlers.conversation import Conversation
-from handlers.messages import Channel, InboundMessage
+from handlers.messages import Channel
 from handlers.onboarding import Onboarding
 from handlers.pipeline import Pipeline
 
@@ -29,7 +29,6 @@ __all__ = [
     "Deps",
     "deps",
     "find_chat_patient",
-    "inbound",
     "patient_session",
     "urn_of",
 ]
@@ -88,25 +87,6 @@ def deps(context: Context) -> Deps:
 def urn_of(chat_id: int) -> str:
     """Return the address URN of a Telegram chat."""
     return f"telegram:{chat_id}"
-
-
-def inbound(
-    update: Update, d: Deps, *, text: str | None, payload: str | None = None
-) -> InboundMessage:
-    """Build the neutral inbound message for an update from a private chat."""
-    chat = update.effective_chat
-    user = update.effective_user
-    message = update.effective_message
-    assert chat is not None
-    return InboundMessage(
-        address=urn_of(chat.id),
-        channel=CHANNEL,
-        text=text,
-        received_at=d.clock(),
-        external_id=str(message.message_id) if message else None,
-        display_name=user.first_name if user else None,
-        payload=payload,
-    )
 
 
 async def find_chat_patient(
