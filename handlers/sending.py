@@ -39,8 +39,11 @@ class Transport(Protocol):
 class Checked:
     """A sender that asks the core first and records what happened after."""
 
-    def __init__(self, transport: Transport, db: Database, *, clock: Clock) -> None:
+    def __init__(
+        self, transport: Transport, db: Database, *, clock: Clock, store_bodies: bool = False
+    ) -> None:
         self._transport, self._db, self._clock = transport, db, clock
+        self._store_bodies = store_bodies  # STORE_MESSAGE_BODIES: keep what staff wrote
 
     async def send(self, urn: str, message: OutboundMessage) -> SendOutcome:
         """Send unless the core refuses; record the outcome; never raise for the provider."""
@@ -76,6 +79,7 @@ class Checked:
                 kind=str(message.kind),
                 topic=message.topic,
                 external_id=outcome.external_id,
+                body=message.text if self._store_bodies else None,
             )
         log.info("direct send: scheme=%s status=%s", scheme, outcome.status)
         return outcome

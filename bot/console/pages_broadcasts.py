@@ -70,10 +70,7 @@ def _texts(form: FormData) -> dict[str, str]:
 
 def _clinic_zone(request: Request) -> ZoneInfo:
     services = console_of(request).services(request)
-    name = services.settings.clinic_timezone or str(
-        services.conversation.answerer.content.clinic.get("timezone", "UTC")
-    )
-    return ZoneInfo(name)
+    return services.staff_env().clinic_zone
 
 
 @staff_only
