@@ -13,14 +13,14 @@ from bot.app import Services, open_services
 from bot.clock import utc_now
 from bot.db.models import StaffRole
 from bot.settings import Settings
-from handlers.clinic_zone import clinic_zone
-from handlers.staff_commands import (
+from handlers.staff.commands import (
     CLI_ACTOR,
     StaffEnv,
     StaffResult,
     confirm_rules_in,
     run_staff_command,
 )
+from handlers.time.clinic_zone import clinic_zone
 
 __all__ = ["in_session", "staff_command"]
 

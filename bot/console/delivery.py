@@ -10,8 +10,8 @@ from bot.channels.base import SendOutcome, SendStatus
 from bot.db.models import Patient, Ticket, TicketStatus
 from bot.db.patients import log_message
 from handlers.messages import OutboundMessage, ReplyKind
-from handlers.staff import audit
-from handlers.tickets import close_ticket, reply_address
+from handlers.staff.roles import audit
+from handlers.staff.tickets import close_ticket, reply_address
 from handlers.wording import say
 
 __all__ = ["Sender", "close_and_tell", "patient_senders", "reply_to_ticket"]

@@ -94,12 +94,12 @@ async def restore_after_stop(
 async def refusal(session: AsyncSession, urn: str, consent: str | None) -> str | None:
     """Say why a message may not go to `urn` right now, or None if it may.
 
-    For messages outside the outbox (a staff answer, a ticket closed): handlers.sending asks it
-    just before the transport posts. "opted_out" (the number texted STOP), "unreachable",
-    "erased", or "no_consent" when `consent` names a category the patient has not (or no
-    longer) agreed to. An address the clinic does not know yet is allowed only for messages
-    that need no consent. The outbox decides the same facts in bulk (scheduler.decide), in the
-    transaction that claims the row, right before posting.
+    For messages outside the outbox (a staff answer, a ticket closed):
+    handlers.delivery.sending asks it just before the transport posts. "opted_out" (the
+    number texted STOP), "unreachable", "erased", or "no_consent" when `consent` names a
+    category the patient has not (or no longer) agreed to. An address the clinic does not know
+    yet is allowed only for messages that need no consent. The outbox decides the same facts in
+    bulk (scheduler.decide), in the transaction that claims the row, right before posting.
     """
     granted = (
         select(Consent.granted)

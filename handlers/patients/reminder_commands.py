@@ -12,7 +12,7 @@ from bot.db.models import ConsentCategory, Patient, TipCategory
 from bot.db.patients import consents_of, set_consent
 from content.store import ContentStore
 from content.text import fold
-from handlers.preferences import (
+from handlers.patients.preferences import (
     DAYS,
     change_zone,
     known_zone,
@@ -21,8 +21,8 @@ from handlers.preferences import (
     set_time,
     set_tip,
 )
-from handlers.quiet_hours import QuietHours
-from handlers.staff import audit
+from handlers.staff.roles import audit
+from handlers.time.quiet_hours import QuietHours
 from scheduler.state import request_tip_replan
 from scheduler.timing import parse_hhmm
 

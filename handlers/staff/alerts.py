@@ -23,10 +23,10 @@ from bot.db.models import (
 )
 from bot.db.session import Database
 from content.store import ContentStore
-from handlers.appointments import describe_when
 from handlers.channels import channel_of_scheme
 from handlers.messages import Channel
-from handlers.tickets import open_ticket, open_ticket_of
+from handlers.patients.appointments import describe_when
+from handlers.staff.tickets import open_ticket, open_ticket_of
 from handlers.wording import fill
 
 __all__ = [

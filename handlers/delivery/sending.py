@@ -1,8 +1,9 @@
 """Messages sent outside the outbox (a staff answer, a ticket closed): check, post, record.
 
 The channels' senders are transports. This wraps one so a direct message gets the core's
-send-time check (handlers.consent.refusal) just before it posts, and its outcome is recorded
-the one way the outbox records it: the message log, and handlers.consent.record_lost.
+send-time check (handlers.delivery.consent.refusal) just before it posts, and its outcome is
+recorded the one way the outbox records it: the message log, and
+handlers.delivery.consent.record_lost.
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ from bot.db.models import Address
 from bot.db.patients import log_message
 from bot.db.session import Database
 from handlers.channels import CHANNELS
-from handlers.consent import LOST, record_lost, refusal
+from handlers.delivery.consent import LOST, record_lost, refusal
+from handlers.delivery.outcomes import SendOutcome, SendStatus
 from handlers.messages import OutboundMessage
-from handlers.outcomes import SendOutcome, SendStatus
 
 __all__ = ["CHANNEL_OF_SCHEME", "Checked", "Transport"]
 

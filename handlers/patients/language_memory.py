@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from content.language import detect_language
-from handlers.preferences import LANGUAGE_NAMES
+from handlers.patients.preferences import LANGUAGE_NAMES
 
 __all__ = ["clear_language", "reply_language"]
 

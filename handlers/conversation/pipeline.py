@@ -30,29 +30,33 @@ from bot.db.patients import (
 )
 from bot.db.session import Database
 from content.store import ContentStore
-from handlers import topics
 from handlers.alerts import StaffDesk
-from handlers.answer import HUMAN_PAYLOAD, TOPIC_PREFIX
-from handlers.appointment_replies import (
+from handlers.channels import facts_of
+from handlers.conversation import topics
+from handlers.conversation.answer import HUMAN_PAYLOAD, TOPIC_PREFIX
+from handlers.conversation.buttons import Buttons, answered_by_core
+from handlers.conversation.conversation import Conversation
+from handlers.conversation.intents import Intent, IntentMatch, intent_of
+from handlers.conversation.onboarding import Onboarding, Step
+from handlers.conversation.requests import CONSENT_QUESTION, Requests
+from handlers.conversation.visit import Visit
+from handlers.messages import InboundMessage, OutboundMessage, ReplyKind
+from handlers.patients.appointment_replies import (
     AppointmentIntent,
     apply_reply,
     pending_appointment,
     understand,
 )
-from handlers.buttons import Buttons, answered_by_core
-from handlers.channels import facts_of
-from handlers.conversation import Conversation
-from handlers.intents import Intent, IntentMatch, intent_of
-from handlers.language_memory import clear_language, reply_language
-from handlers.messages import InboundMessage, OutboundMessage, ReplyKind
-from handlers.onboarding import Onboarding, Step
-from handlers.preferences import set_timezone
-from handlers.privacy import forget_key
-from handlers.quiet_hours import QuietHours
-from handlers.reminder_commands import ReminderCommandError, apply_change, parse_tips_command
-from handlers.requests import CONSENT_QUESTION, Requests
+from handlers.patients.language_memory import clear_language, reply_language
+from handlers.patients.preferences import set_timezone
+from handlers.patients.privacy import forget_key
+from handlers.patients.reminder_commands import (
+    ReminderCommandError,
+    apply_change,
+    parse_tips_command,
+)
+from handlers.time.quiet_hours import QuietHours
 from handlers.triage import Category, triage
-from handlers.visit import Visit
 from handlers.wording import say
 
 __all__ = ["Pipeline", "PostEraser"]

@@ -1,4 +1,4 @@
-"""The staff commands themselves, each declared once (see handlers.staff_commands)."""
+"""The staff commands themselves, each declared once (see handlers.staff.commands)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,15 @@ from datetime import datetime
 from sqlalchemy import select
 
 from bot.db.models import AuditEntry, Patient, StaffRole
-from handlers.audience import AudienceError, parse_audience
-from handlers.broadcast_reports import counts_text, listing_lines, preview_text, staff_message
-from handlers.broadcasts import (
+from handlers.ids import ROW_ID_MAX, TELEGRAM_ID_MAX, read_id
+from handlers.staff.audience import AudienceError, parse_audience
+from handlers.staff.broadcast_reports import (
+    counts_text,
+    listing_lines,
+    preview_text,
+    staff_message,
+)
+from handlers.staff.broadcasts import (
     BroadcastError,
     cancel_broadcast,
     create_broadcast,
@@ -17,9 +23,7 @@ from handlers.broadcasts import (
     preview,
     recent_broadcasts,
 )
-from handlers.ids import ROW_ID_MAX, TELEGRAM_ID_MAX, read_id
-from handlers.staff import add_staff, list_staff, remove_staff
-from handlers.staff_commands import (
+from handlers.staff.commands import (
     Arg,
     PatientNotice,
     StaffCall,
@@ -27,9 +31,10 @@ from handlers.staff_commands import (
     StaffResult,
     command,
 )
-from handlers.stats import collect_stats, format_stats
-from handlers.tags import TagError, add_tag, list_tags, remove_tag
-from handlers.tickets import close_ticket, reply_address
+from handlers.staff.roles import add_staff, list_staff, remove_staff
+from handlers.staff.stats import collect_stats, format_stats
+from handlers.staff.tags import TagError, add_tag, list_tags, remove_tag
+from handlers.staff.tickets import close_ticket, reply_address
 from handlers.wording import fill, say
 
 __all__ = ["USER_ERRORS"]

@@ -16,7 +16,7 @@ from bot.db.dedupe import first_delivery
 from bot.db.models import Base, Patient
 from content.store import ContentStore
 from handlers.messages import OutboundMessage
-from handlers.staff import audit
+from handlers.staff.roles import audit
 from handlers.wording import option, say
 
 __all__ = [

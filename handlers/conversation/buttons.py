@@ -8,14 +8,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from handlers import appointments, preferences, privacy, topics
-from handlers.answer import HUMAN_PAYLOAD, MORE_PREFIX, TOPIC_PREFIX
+from handlers.conversation import topics
+from handlers.conversation.answer import HUMAN_PAYLOAD, MORE_PREFIX, TOPIC_PREFIX
+from handlers.conversation.onboarding import PREFIX as ONBOARDING
+from handlers.conversation.onboarding import REQUEST_CONTACT
+from handlers.conversation.requests import Requests
+from handlers.conversation.visit import Visit
 from handlers.messages import OutboundMessage, ReplyKind
-from handlers.onboarding import PREFIX as ONBOARDING
-from handlers.onboarding import REQUEST_CONTACT
-from handlers.requests import Requests
-from handlers.tickets import ticket_posts_of
-from handlers.visit import Visit
+from handlers.patients import appointments, preferences, privacy
+from handlers.staff.tickets import ticket_posts_of
 from handlers.wording import option, say
 
 __all__ = ["MENU_PAYLOADS", "Buttons", "answered_by_core"]

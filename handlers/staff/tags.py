@@ -9,8 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import Address, PatientTag
 from bot.db.upsert import insert_for
-from handlers.audience import AudienceError, parse_audience
-from handlers.staff import audit
+from handlers.staff.audience import AudienceError, parse_audience
+from handlers.staff.roles import audit
 
 __all__ = ["TagError", "add_tag", "list_tags", "remove_tag"]
 

@@ -12,7 +12,7 @@ from bot.db.models import ConsentCategory, ConsentEvent, Patient, ReminderPrefer
 from bot.db.patients import consents_of, set_consent
 from bot.db.upsert import insert_for
 from content.store import ContentStore
-from handlers.consent import stop_everything
+from handlers.delivery.consent import stop_everything
 from handlers.messages import OutboundMessage, QuickReply
 from handlers.wording import option, say
 from scheduler.state import request_tip_replan

@@ -5,13 +5,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from bot.channels.base import ChannelSender, SendStatus
 from bot.clock import Clock
 from bot.db.models import Broadcast
 from bot.db.session import Database
 from content.store import ContentStore
-from handlers.broadcasts import BUCKETS, Preview, Progress, Report, finish_broadcasts
+from handlers.delivery.outcomes import SendStatus
+from handlers.delivery.transport import ChannelSender
 from handlers.messages import OutboundMessage, ReplyKind
+from handlers.staff.broadcasts import BUCKETS, Preview, Progress, Report, finish_broadcasts
 from handlers.wording import fill
 
 __all__ = ["BroadcastProgress", "listing_lines", "preview_text", "report_text", "staff_message"]

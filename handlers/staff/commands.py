@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.db.models import StaffRole
 from content.store import ContentStore
 from handlers.messages import OutboundMessage
-from handlers.staff import staff_role
+from handlers.staff.roles import staff_role
 from scheduler.rules import load_nudge_rules
 
 __all__ = [
@@ -237,4 +237,4 @@ async def run_staff_command(
 
 
 # The commands declare themselves into COMMANDS when their module is imported.
-from handlers import staff_actions as _actions  # noqa: E402
+from handlers.staff import actions as _actions  # noqa: E402

@@ -20,7 +20,7 @@ from bot.db.patients import (
 )
 from bot.db.session import Database
 from handlers.alerts import AlertSink, StaffDesk
-from handlers.answer import (
+from handlers.conversation.answer import (
     HUMAN_PAYLOAD,
     MORE_PREFIX,
     NOT_TRIAGED,
@@ -29,10 +29,10 @@ from handlers.answer import (
     Reply,
     Triaged,
 )
-from handlers.handoff import HandOff, hand_off
+from handlers.conversation.handoff import HandOff, hand_off
 from handlers.messages import Channel, InboundMessage, OutboundMessage, ReplyKind
-from handlers.pain_score import PENDING_PREFIX as PAIN_PREFIX
-from handlers.pain_score import parse_pain_score, record_pain_score
+from handlers.patients.pain_score import PENDING_PREFIX as PAIN_PREFIX
+from handlers.patients.pain_score import parse_pain_score, record_pain_score
 
 __all__ = ["Conversation", "Turn"]
 

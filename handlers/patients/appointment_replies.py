@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import Appointment, AppointmentStatus
 from content.text import LANGUAGES, stems, tokens
-from handlers.staff import audit
+from handlers.staff.roles import audit
 
 __all__ = [
     "PENDING_PREFIX",

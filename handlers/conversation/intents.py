@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from content.text import fold
-from handlers.handoff import wants_human
-from handlers.opt_out_words import OptOut, opt_out_request
-from handlers.sms_keywords import Keyword, classify, keyword_language
+from handlers.conversation.handoff import wants_human
+from handlers.conversation.opt_out_words import OptOut, opt_out_request
+from handlers.conversation.sms_keywords import Keyword, classify, keyword_language
 
 __all__ = ["Intent", "IntentMatch", "command_intent", "intent_of"]
 

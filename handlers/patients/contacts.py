@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import Address, Patient
 from bot.db.upsert import insert_for
-from handlers.merge import merge_patients
+from handlers.patients.merge import merge_patients
 from handlers.phone import InvalidPhoneNumberError, tel_urn
 
 __all__ = ["link_phone"]
@@ -21,7 +21,7 @@ async def link_phone(
     """Add the number to the patient, merging into the record that already has it.
 
     Return the patient that now holds the chat (the older record after a merge, see
-    `handlers.merge.merge_patients`), or None when the number is not a valid phone number.
+    `handlers.patients.merge.merge_patients`), or None when the number is not a valid phone number.
     """
     try:
         urn = tel_urn(raw_phone, region)

@@ -11,12 +11,12 @@ from bot.db.models import Patient
 from content.opening_hours import parse_opening_hours
 from content.store import ContentStore
 from content.text import fold
-from handlers.answer import HUMAN_PAYLOAD, Reply
-from handlers.appointments import describe_when
-from handlers.clinic_zone import clinic_zone_name
+from handlers.conversation.answer import HUMAN_PAYLOAD, Reply
 from handlers.messages import Channel, InboundMessage, ReplyKind
-from handlers.preferences import zone_of
-from handlers.tickets import open_ticket, open_ticket_of
+from handlers.patients.appointments import describe_when
+from handlers.patients.preferences import zone_of
+from handlers.staff.tickets import open_ticket, open_ticket_of
+from handlers.time.clinic_zone import clinic_zone_name
 from handlers.wording import fill
 
 __all__ = ["HUMAN_WORDS", "HandOff", "hand_off", "wants_human"]

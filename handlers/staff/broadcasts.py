@@ -14,8 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.db.models import Broadcast, BroadcastStatus, Delivery, DeliveryStatus
 from content.sms import Segments, count_segments
 from content.store import ContentStore
-from handlers.audience import Audience, Selection, select_recipients
-from handlers.staff import audit
+from handlers.staff.audience import Audience, Selection, select_recipients
+from handlers.staff.roles import audit
 from scheduler.compose import BROADCAST_PREFIX, broadcast_message
 from scheduler.outbox import PlannedDelivery, insert_planned
 

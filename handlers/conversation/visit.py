@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import Address, Patient
 from handlers.channels import ChannelFacts
-from handlers.conversation import Turn
+from handlers.conversation.conversation import Turn
 from handlers.messages import InboundMessage
 from handlers.triage import RedFlag
 

@@ -14,14 +14,15 @@ from sqlalchemy import select
 from bot.db.models import AuditEntry, MessageLog
 from content.sms import to_sms_text
 from content.store import ContentStore
-from handlers import appointments, preferences, privacy, topics
-from handlers.answer import HUMAN_PAYLOAD, Answerer
-from handlers.consent import opt_in, restore_after_stop, stop_everything
-from handlers.intents import Intent, IntentMatch
+from handlers.conversation import topics
+from handlers.conversation.answer import HUMAN_PAYLOAD, Answerer
+from handlers.conversation.intents import Intent, IntentMatch
+from handlers.conversation.onboarding import DONE, Onboarding, menu
+from handlers.conversation.visit import Visit
+from handlers.delivery.consent import opt_in, restore_after_stop, stop_everything
 from handlers.messages import Attachment, OutboundMessage, QuickReply, ReplyKind
-from handlers.onboarding import DONE, Onboarding, menu
-from handlers.reminder_commands import describe
-from handlers.visit import Visit
+from handlers.patients import appointments, preferences, privacy
+from handlers.patients.reminder_commands import describe
 from handlers.wording import say
 
 __all__ = ["CONSENT_QUESTION", "Requests"]

@@ -11,9 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import Appointment, AppointmentStatus, Patient
 from content.store import ContentStore
-from handlers.appointment_replies import AppointmentIntent, apply_reply
 from handlers.messages import OutboundMessage
-from handlers.preferences import zone_of
+from handlers.patients.appointment_replies import AppointmentIntent, apply_reply
+from handlers.patients.preferences import zone_of
 from handlers.wording import option, say
 
 __all__ = ["PREFIX", "choose", "describe_when", "listing", "upcoming"]

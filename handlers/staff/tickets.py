@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.db.models import Address, Ticket, TicketPost, TicketStatus
 from handlers.channels import CHANNELS, scheme_of
 from handlers.messages import Channel
-from handlers.staff import audit
+from handlers.staff.roles import audit
 
 __all__ = ["close_ticket", "open_ticket", "open_ticket_of", "reply_address", "ticket_posts_of"]
 

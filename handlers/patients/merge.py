@@ -24,8 +24,8 @@ from bot.db.models import (
     Ticket,
     TicketStatus,
 )
-from handlers.staff import audit
-from handlers.tickets import close_ticket
+from handlers.staff.roles import audit
+from handlers.staff.tickets import close_ticket
 
 __all__ = ["DUPLICATE_REASON", "merge_patients"]
 

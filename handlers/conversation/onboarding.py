@@ -14,10 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.db.models import ConsentCategory, Patient, TipCategory
 from bot.db.patients import consents_of, set_consent
 from content.store import ContentStore
-from handlers.answer import HUMAN_PAYLOAD
-from handlers.contacts import link_phone
+from handlers.conversation.answer import HUMAN_PAYLOAD
 from handlers.messages import OutboundMessage, QuickReply
-from handlers.preferences import (
+from handlers.patients.contacts import link_phone
+from handlers.patients.preferences import (
     LANGUAGE_NAMES,
     TIMES,
     change_zone,

@@ -1,7 +1,8 @@
 """Opt-outs in words ("please stop texting me", "ya no me manden mensajes"), English and Spanish.
 
-STOP and its carrier-standard synonyms are whole-message keywords (handlers.sms_keywords). A
-patient who writes a sentence instead must not be answered as if they had asked a question:
+STOP and its carrier-standard synonyms are whole-message keywords
+(handlers.conversation.sms_keywords). A patient who writes a sentence instead must not be
+answered as if they had asked a question:
 a clear request to stop the texts is a STOP; one that might mean only some messages ("stop the
 reminders") or asks how ("how do I unsubscribe?") is answered with how to stop. A sentence
 about anything else ("should I stop taking ibuprofen?") is neither.
