@@ -10,13 +10,13 @@ from bot.db.session import Database
 from bot.errors import ContentError
 from bot.settings import Settings
 from handlers.alerts import AlertSink, LogAlerts
-from handlers.answer import Answerer
-from handlers.clinic_zone import clinic_zone, clinic_zone_name, with_clinic_zone
-from handlers.conversation import Conversation
-from handlers.onboarding import Onboarding
-from handlers.pipeline import Pipeline
-from handlers.quiet_hours import QuietHours
-from handlers.staff_commands import StaffEnv, confirm_rules_in
+from handlers.conversation.answer import Answerer
+from handlers.conversation.conversation import Conversation
+from handlers.conversation.onboarding import Onboarding
+from handlers.conversation.pipeline import Pipeline
+from handlers.staff.commands import StaffEnv, confirm_rules_in
+from handlers.time.clinic_zone import clinic_zone, clinic_zone_name, with_clinic_zone
+from handlers.time.quiet_hours import QuietHours
 
 __all__ = ["Services", "build_pipeline", "load_answerer", "open_services"]
 

@@ -13,7 +13,7 @@ from bot.app import Services, open_services
 from bot.clock import utc_now
 from bot.db.models import StaffRole
 from bot.settings import Settings
-from handlers.staff_commands import (
+from handlers.staff.commands import (
     CLI_ACTOR,
     StaffResult,
     run_staff_command,

@@ -23,7 +23,7 @@ from bot.db.models import (
     PatientStatus,
     ReminderPreference,
 )
-from handlers.quiet_hours import QuietHours
+from handlers.time.quiet_hours import QuietHours
 from scheduler.outbox import PlannedDelivery, insert_planned
 from scheduler.timing import patient_zone
 from scheduler.tip_window import TIP_GRACE, tip_row, tip_times

@@ -23,7 +23,7 @@ from bot.db.models import (
     PatientStatus,
     ReminderPreference,
 )
-from handlers.quiet_hours import QuietHours
+from handlers.time.quiet_hours import QuietHours
 from scheduler.outbox import PlannedDelivery, insert_planned
 from scheduler.timing import occurrences, parse_hhmm, patient_zone
 

@@ -11,8 +11,8 @@ from bot.console.auth import LINK_LIFETIME, token_hash
 from bot.console.models import ConsoleLink
 from bot.db.models import Address, MessageLog, StaffRole, TicketPost
 from bot.db.session import Database
-from handlers.answer import Answerer
-from handlers.staff import add_staff
+from handlers.conversation.answer import Answerer
+from handlers.staff.roles import add_staff
 from tests.conftest import FakeClock
 from tests.console_support import HTTPS, running_console, token_of
 from tests.telegram_fake import BASE_URL, TOKEN, FakeBotApi, Harness

@@ -1,6 +1,6 @@
 """Staff answers and closes from the console reach the patient as the staff group's do.
 
-The same core calls as the staff group (handlers.ticket_answers, the declared `close`
+The same core calls as the staff group (handlers.staff.ticket_answers, the declared `close`
 command), through checked senders: a patient who stopped or was erased is not written to.
 """
 
@@ -11,10 +11,10 @@ from typing import Any
 
 from bot.app import Services
 from bot.channels.base import SendOutcome
+from handlers.delivery.sending import Checked, Transport
 from handlers.messages import OutboundMessage
-from handlers.sending import Checked, Transport
-from handlers.staff_commands import run_staff_command
-from handlers.ticket_answers import answer_ticket
+from handlers.staff.commands import run_staff_command
+from handlers.staff.ticket_answers import answer_ticket
 
 __all__ = ["close_and_tell", "patient_senders", "reply_to_ticket"]
 

@@ -1,6 +1,6 @@
 """The staff group: ticket posts and alerts, staff replies reaching patients, staff commands.
 
-Commands (/close, /stats, /tag_add ...) are the declared ones (handlers.staff_commands).
+Commands (/close, /stats, /tag_add ...) are the declared ones (handlers.staff.commands).
 """
 
 from __future__ import annotations
@@ -26,18 +26,18 @@ from bot.db.models import Ticket, TicketPost
 from bot.db.session import Database
 from bot.settings import Settings
 from content.store import ContentStore
+from handlers.delivery.sending import Checked
 from handlers.messages import OutboundMessage
-from handlers.sending import Checked
-from handlers.staff import staff_role
-from handlers.staff_alerts import StaffAlerts
-from handlers.staff_commands import (
+from handlers.staff.alerts import StaffAlerts
+from handlers.staff.commands import (
     COMMANDS,
     StaffEnv,
     confirm_rules_in,
     parse_words,
     run_staff_command,
 )
-from handlers.ticket_answers import CLOSED, answer_ticket
+from handlers.staff.roles import staff_role
+from handlers.staff.ticket_answers import CLOSED, answer_ticket
 from handlers.wording import fill
 
 if TYPE_CHECKING:
@@ -268,7 +268,7 @@ def connect_staff_group(
 ) -> StaffGroup:
     """Install the staff group's handler, its patient senders, and the alerts' poster."""
     poster = TelegramStaffPoster(application.bot, d.db, chat_id, ready)
-    # Staff answers are direct sends: the core checks and records them (handlers.sending).
+    # Staff answers are direct sends: the core checks and records them (handlers.delivery.sending).
     bodies = d.conversation.store_bodies
     senders: dict[str, ChannelSender] = {
         "telegram": Checked(
