@@ -14,6 +14,7 @@ from wordfreq import get_frequency_dict
 
 from content.search_lexicon import elsewhere, synonyms
 from content.search_match import Match, is_confident
+from content.search_morphology import diminutive_bases
 from content.shorthand import expand
 from content.stopwords import STOPWORDS
 from content.store import Answer
@@ -173,7 +174,15 @@ class FaqIndex:
         family = self._families
         words = expand(tokens(text[:MAX_QUERY_CHARS]), self.lang)
         # A family word is never "repaired" into another word.
-        return [w if w in family else self._repair(w) for w in words]
+        return [w if w in family else self._base(w) for w in words]
+
+    def _base(self, word: str) -> str:
+        """Return a word the answers know: the word, its diminutive's base, or a typo's repair."""
+        if word not in self._known and self.lang == "es":
+            for base in diminutive_bases(word):
+                if base in self._known or base in self._families:
+                    return base
+        return self._repair(word)
 
     def _words(self, text: str) -> list[str]:
         return [w for w in self._all_words(text) if w not in self._stop]
