@@ -97,7 +97,7 @@ def test_the_median_first_reply_fits_a_phone_screen(replies: dict[str, Reply]) -
 # below are what the search scores on them now, a guard against losing ground, not a blind figure.
 FAQ_SETS = {
     "faq_dev.jsonl": ({"en": 0.97, "es": 0.99}, 1.0),
-    "faq_dev2.jsonl": ({"en": 0.92, "es": 0.89}, 0.95),
+    "faq_dev2.jsonl": ({"en": 0.92, "es": 0.90}, 0.95),
 }
 
 
