@@ -152,6 +152,11 @@ class FaqIndex:
         for i, (_, vector) in enumerate(self._examples):
             for term, weight in vector.items():
                 self._postings[term].append((i, weight))
+        # The same for whole-topic profiles: a question meets only the topics sharing a term.
+        self._topic_postings: dict[str, list[tuple[str, float]]] = defaultdict(list)
+        for topic, vector in self._profiles.items():
+            for term, weight in vector.items():
+                self._topic_postings[term].append((topic, weight))
 
     def _repair(self, word: str) -> str:
         if (
@@ -235,12 +240,18 @@ class FaqIndex:
             s: self._idf[s] * max(self.keyness(s), KEY_FLOOR) for s in content if s in self._idf
         }
         total = sum(weights.values())
+        profile_dots: dict[str, float] = defaultdict(float)
+        for term, weight in query.items():
+            for topic, profile_weight in self._topic_postings.get(term, ()):
+                profile_dots[topic] += weight * profile_weight
+        shares: dict[str, float] = defaultdict(float)
+        for term, weight in weights.items():
+            for topic, _ in self._topic_postings.get(term, ()):
+                shares[topic] += weight
         scored = []
         for topic, example in best_example.items():
-            profile = self._profiles[topic]
-            profile_dot = sum(w * profile.get(t, 0.0) for t, w in query.items())
-            score = EXAMPLE_SHARE * example + (1 - EXAMPLE_SHARE) * profile_dot
-            covered = sum(w for s, w in weights.items() if s in profile) / total if total else 1.0
+            score = EXAMPLE_SHARE * example + (1 - EXAMPLE_SHARE) * profile_dots[topic]
+            covered = shares[topic] / total if total else 1.0
             scored.append((score * (1 - COVER_WEIGHT + COVER_WEIGHT * covered), score, topic))
         scored.sort(reverse=True)
         away = next((score for _, score, topic in scored if topic == ELSEWHERE), 0.0)
