@@ -5,14 +5,16 @@ from __future__ import annotations
 import itertools
 import math
 from collections import Counter, defaultdict
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
 from functools import lru_cache
 
 from rapidfuzz import process
 from rapidfuzz.distance import DamerauLevenshtein
 from wordfreq import get_frequency_dict
 
+from content.search_lexicon import elsewhere, synonyms
+from content.search_match import Match, is_confident
+from content.search_morphology import diminutive_bases
 from content.shorthand import expand
 from content.stopwords import STOPWORDS
 from content.store import Answer
@@ -38,30 +40,13 @@ COVER_WEIGHT = 0.5  # how much a topic's share of the question's clinic words co
 # Bigrams ("how_long", "is_that") carry intent but are mostly function words shared across
 # topics; at full weight they drown out the content words, so they count for half.
 BIGRAM_WEIGHT = 0.5
+BODY_DF = 0.5  # how much a mention in an answer's body alone counts towards document frequency
 # Keyness (log10 of domain over general frequency) is clipped so one word cannot dominate.
 KEYNESS_CAP = 2.0
 UNKNOWN_KEYNESS = -KEYNESS_CAP
 
 Vector = dict[str, float]
-
-
-@dataclass(frozen=True)
-class Match:
-    """A topic, how well it fits the question (0 to 1), and how much of the question is known.
-
-    `coverage` is the share of the question's content words that belong to the clinic's
-    vocabulary. `margin` is the score lead over the next topic. `anchor` is the keyness of the
-    most clinic-specific question word the topic shares: log10 of how much more often it
-    appears in the answers than in everyday language ("acupuncture" high, "show" near 0).
-    Matches come ordered by `rank`; `score` decides whether one is confident.
-    """
-
-    topic: str
-    score: float
-    coverage: float
-    margin: float = 0.0
-    anchor: float = 0.0
-    rank: float = 0.0  # the score weighed by the share of the question's telling words
+ELSEWHERE = ""  # the topic id under which off-topic requests are ranked
 
 
 def _normalise(
@@ -93,8 +78,16 @@ def general_frequencies(lang: str) -> tuple[dict[str, float], dict[str, float]]:
 class FaqIndex:
     """Answers of one language, ready to be ranked against questions."""
 
-    def __init__(self, answers: Iterable[Answer], lang: str) -> None:
+    def __init__(
+        self,
+        answers: Iterable[Answer],
+        lang: str,
+        families: Mapping[str, str] | None = None,
+        off_topic: Iterable[str] | None = None,
+    ) -> None:
         self.lang = lang
+        # Words for one thing ("kids", "children") are read as the one the answers use.
+        self._families = synonyms(lang) if families is None else families
         self._stop = STOPWORDS.get(lang, frozenset())
         self._general, general_stems = general_frequencies(lang)
         answers = list(answers)
@@ -119,6 +112,7 @@ class FaqIndex:
         self._choices = tuple(sorted(w for w in topical if len(w) >= MIN_TYPO_LENGTH))
         profiles: dict[str, dict[str, float]] = {}
         examples: list[tuple[str, Counter[str]]] = []
+        topical_terms: dict[str, set[str]] = {}
         for answer in answers:
             profile: dict[str, float] = defaultdict(float)
             parts = [(answer.title, TITLE_WEIGHT)]
@@ -129,11 +123,27 @@ class FaqIndex:
                 examples.append((answer.id, terms))
                 for term, count in terms.items():
                     profile[term] += weight * count
-            for term in self.terms(answer.body, bigrams=False):
+            topical_terms[answer.id] = set(profile)
+            for term in self.terms(answer.body, bigrams=False, heads=False):
                 profile[term] += BODY_WEIGHT
             profiles[answer.id] = profile
+        # Requests for things the clinic does not do are ranked as one more topic.
+        away: dict[str, float] = defaultdict(float)
+        for text in elsewhere(lang) if off_topic is None else off_topic:
+            terms = Counter(self.terms(text))
+            examples.append((ELSEWHERE, terms))
+            for term, count in terms.items():
+                away[term] += QUESTION_WEIGHT * count
+        if away:
+            profiles[ELSEWHERE] = away
         n_topics = len(profiles)
-        df = Counter(term for profile in profiles.values() for term in profile)
+        # A topic whose body only mentions a word ("electro" in the pacemaker answer) counts
+        # part way towards the word's document frequency: the word still tells topics apart.
+        df: dict[str, float] = defaultdict(float)
+        for topic, profile in profiles.items():
+            topical = topical_terms.get(topic) or set(profile)
+            for term in profile:
+                df[term] += 1.0 if term in topical else BODY_DF
         self._idf = {t: math.log((n_topics + 1) / (n + 1)) + 1.0 for t, n in df.items()}
         self._unknown = math.log(n_topics + 1) + 1.0
         self._profiles = {t: _normalise(p, self._idf, self._unknown) for t, p in profiles.items()}
@@ -142,6 +152,11 @@ class FaqIndex:
         for i, (_, vector) in enumerate(self._examples):
             for term, weight in vector.items():
                 self._postings[term].append((i, weight))
+        # The same for whole-topic profiles: a question meets only the topics sharing a term.
+        self._topic_postings: dict[str, list[tuple[str, float]]] = defaultdict(list)
+        for topic, vector in self._profiles.items():
+            for term, weight in vector.items():
+                self._topic_postings[term].append((topic, weight))
 
     def _repair(self, word: str) -> str:
         if (
@@ -161,22 +176,40 @@ class FaqIndex:
         return _closest(word, self._choices) or word
 
     def _all_words(self, text: str) -> list[str]:
-        return [self._repair(w) for w in expand(tokens(text[:MAX_QUERY_CHARS]), self.lang)]
+        family = self._families
+        words = expand(tokens(text[:MAX_QUERY_CHARS]), self.lang)
+        # A family word is never "repaired" into another word.
+        return [w if w in family else self._base(w) for w in words]
+
+    def _base(self, word: str) -> str:
+        """Return a word the answers know: the word, its diminutive's base, or a typo's repair."""
+        if word not in self._known and self.lang == "es":
+            for base in diminutive_bases(word):
+                if base in self._known or base in self._families:
+                    return base
+        return self._repair(word)
 
     def _words(self, text: str) -> list[str]:
         return [w for w in self._all_words(text) if w not in self._stop]
 
-    def _stems(self, words: list[str], *, bigrams: bool = True) -> list[str]:
+    def _stems(self, words: list[str], *, bigrams: bool = True, heads: bool = True) -> list[str]:
         # Bigrams keep function words, which carry intent ("how long", "how much", "what is").
         stems = [stem(w, self.lang) for w in words]
         content = [s for s, w in zip(stems, words, strict=True) if w not in self._stop]
+        # A family word also stands for its family's head: "kids" counts as "children" too,
+        # while keeping its own weight where the answers use it ("aseguranza").
+        content += [
+            stem(head, self.lang)
+            for w in words
+            if heads and (head := self._families.get(w, w)) != w and w not in self._stop
+        ]
         if not bigrams:
             return content
         return content + [f"{a}_{b}" for a, b in itertools.pairwise(stems)]
 
-    def terms(self, text: str, *, bigrams: bool = True) -> list[str]:
+    def terms(self, text: str, *, bigrams: bool = True, heads: bool = True) -> list[str]:
         """Return the stems of the content words in text, and the bigrams of all its words."""
-        return self._stems(self._all_words(text), bigrams=bigrams)
+        return self._stems(self._all_words(text), bigrams=bigrams, heads=heads)
 
     def keyness(self, term: str) -> float:
         """Return how much more a stem belongs to the answers than to everyday talk."""
@@ -187,7 +220,8 @@ class FaqIndex:
         all_words = self._all_words(text)
         words = [w for w in all_words if w not in self._stop]
         # Numbers say nothing about being on topic ("15 min late", "80 dollars").
-        content = [stem(w, self.lang) for w in words if not w.isdigit()]
+        family = self._families
+        content = [stem(family.get(w, w), self.lang) for w in words if not w.isdigit()]
         coverage = sum(s in self._keyness for s in content) / len(content) if content else 0.0
         known = Counter(t for t in self._stems(all_words) if t in self._idf)
         query = _normalise(known, self._idf, self._unknown)
@@ -206,20 +240,39 @@ class FaqIndex:
             s: self._idf[s] * max(self.keyness(s), KEY_FLOOR) for s in content if s in self._idf
         }
         total = sum(weights.values())
+        profile_dots: dict[str, float] = defaultdict(float)
+        for term, weight in query.items():
+            for topic, profile_weight in self._topic_postings.get(term, ()):
+                profile_dots[topic] += weight * profile_weight
+        shares: dict[str, float] = defaultdict(float)
+        for term, weight in weights.items():
+            for topic, _ in self._topic_postings.get(term, ()):
+                shares[topic] += weight
         scored = []
         for topic, example in best_example.items():
-            profile = self._profiles[topic]
-            profile_dot = sum(w * profile.get(t, 0.0) for t, w in query.items())
-            score = EXAMPLE_SHARE * example + (1 - EXAMPLE_SHARE) * profile_dot
-            covered = sum(w for s, w in weights.items() if s in profile) / total if total else 1.0
+            score = EXAMPLE_SHARE * example + (1 - EXAMPLE_SHARE) * profile_dots[topic]
+            covered = shares[topic] / total if total else 1.0
             scored.append((score * (1 - COVER_WEIGHT + COVER_WEIGHT * covered), score, topic))
         scored.sort(reverse=True)
+        away = next((score for _, score, topic in scored if topic == ELSEWHERE), 0.0)
+        scored = [item for item in scored if item[2] != ELSEWHERE]
         matches = []
         for place, (rank, score, topic) in enumerate(scored[:limit]):
             following = scored[place + 1][1] if place + 1 < len(scored) else 0.0
             profile = self._profiles[topic]
             anchor = max((self.keyness(s) for s in content if s in profile), default=-KEYNESS_CAP)
-            matches.append(Match(topic, score, coverage, score - following, anchor, rank))
+            matches.append(
+                Match(
+                    topic,
+                    score,
+                    coverage,
+                    score - following,
+                    anchor,
+                    rank,
+                    elsewhere=away,
+                    words=len(content),
+                )
+            )
         return matches
 
 
@@ -240,32 +293,3 @@ def _closest(word: str, choices: tuple[str, ...]) -> str | None:
         word, choices, scorer=DamerauLevenshtein.distance, score_cutoff=allowed
     )
     return found[0] if found else None
-
-
-# Set so the same share of held-out example questions clears it as before bigrams were
-# halved (halving them raises scores a little).
-MIN_SCORE = 0.30
-# A question must be mostly clinic vocabulary; a strongly clinic-specific word shared with the
-# topic ("cupping", "pacemaker") earns leeway for the odd unknown word, while generic matches
-# ("show", "week") do not, so "recommend a show on netflix" falls back.
-ANCHOR_LEEWAY = 0.25
-MIN_DOMAIN_EVIDENCE = 0.9
-
-
-# A match that shares no clinic-specific word with the question ("quiero hablar con una
-# persona" and the practitioners' page share only "persona") needs a strong score; one that
-# shares a strongly clinic-specific word and clearly leads the next topic needs less.
-LOW_ANCHOR, STRONG_SCORE = 0.35, 0.55
-HIGH_ANCHOR, RELAXED_SCORE, CLEAR_MARGIN = 1.5, 0.22, 0.03
-
-
-def is_confident(match: Match) -> bool:
-    """Say whether a match is good enough to answer with, rather than fall back."""
-    evidence = match.coverage + ANCHOR_LEEWAY * match.anchor
-    if evidence < MIN_DOMAIN_EVIDENCE:
-        return False
-    if match.anchor < LOW_ANCHOR:
-        return match.score >= STRONG_SCORE
-    if match.anchor >= HIGH_ANCHOR and match.margin >= CLEAR_MARGIN:
-        return match.score >= RELAXED_SCORE
-    return match.score >= MIN_SCORE

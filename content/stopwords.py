@@ -24,6 +24,7 @@ tiene tu tus un una uno unos unas usted ustedes y ya yo hola gracias favor pues 
 puedo puede pueden hacer hago saber quiero quisiera gustaria
 porfa porfis xfa pls plis oye ok vale osea ahi aqui asi mas
 q xq pq k tmb tambn
+podria podrias podrian puedes podemos pudiera pudieran consiste
 """
 
 STOPWORDS: dict[str, frozenset[str]] = {

@@ -89,38 +89,51 @@ def test_the_median_first_reply_fits_a_phone_screen(replies: dict[str, Reply]) -
     assert statistics.median(len(reply.text) for reply in replies.values()) <= 350
 
 
-# The blind texting-style set (tests/eval/faq_dev.jsonl, written without seeing the content):
-# topic rows by topic id, intent rows (answered by the conversation pipeline, not here) and
-# off-topic rows. First run, before tuning on it: en 200/218, es 113/121.
-FAQ_DEV = "faq_dev.jsonl"
-FAQ_DEV_TOP1 = {"en": 0.97, "es": 0.99}
+# The blind texting-style sets, written without seeing the content: topic rows by topic id,
+# intent rows (answered by the conversation pipeline, not here) and off-topic rows.
+# faq_dev.jsonl, first run before tuning on it: en 200/218, es 113/121.
+# faq_dev2.jsonl (written from topic ids and titles only), first run before tuning on it:
+# en 186/208, es 176/208, off-topic 34/40 fell back. Both have been studied since: the floors
+# below are what the search scores on them now, a guard against losing ground, not a blind figure.
+FAQ_SETS = {
+    "faq_dev.jsonl": ({"en": 0.97, "es": 0.99}, 1.0),
+    "faq_dev2.jsonl": ({"en": 0.92, "es": 0.90}, 0.95),
+}
 
 
 @pytest.fixture(scope="module")
 def faq_replies(answerer: Answerer) -> dict[str, Reply]:
-    rows = [row for group in ("topic", "intent", "off_topic") for row in _rows(group, FAQ_DEV)]
+    rows = [
+        row
+        for name in FAQ_SETS
+        for group in ("topic", "intent", "off_topic")
+        for row in _rows(group, name)
+    ]
     return {row["text"]: answerer.answer(row["text"]) for row in rows}
 
 
+@pytest.mark.parametrize("name", sorted(FAQ_SETS))
 @pytest.mark.parametrize("lang", ["en", "es"])
-def test_blind_dev_top1_accuracy(faq_replies: dict[str, Reply], lang: str) -> None:
-    rows = [row for row in _rows("topic", FAQ_DEV) if row["lang"] == lang]
+def test_blind_dev_top1_accuracy(faq_replies: dict[str, Reply], name: str, lang: str) -> None:
+    rows = [row for row in _rows("topic", name) if row["lang"] == lang]
     wrong = [
         (row["text"], row["topic"], faq_replies[row["text"]].topic)
         for row in rows
         if (faq_replies[row["text"]].kind, faq_replies[row["text"]].topic) != ("faq", row["topic"])
     ]
-    assert 1 - len(wrong) / len(rows) >= FAQ_DEV_TOP1[lang], wrong
+    assert 1 - len(wrong) / len(rows) >= FAQ_SETS[name][0][lang], wrong
 
 
 def test_blind_dev_intents_are_rarely_answered_with_a_topic(
     faq_replies: dict[str, Reply],
 ) -> None:
-    rows = _rows("intent", FAQ_DEV)
+    rows = _rows("intent", "faq_dev.jsonl")
     answered = [row["text"] for row in rows if faq_replies[row["text"]].kind == "faq"]
     assert len(answered) / len(rows) <= 0.10, answered
 
 
-def test_blind_dev_off_topic_messages_fall_back(faq_replies: dict[str, Reply]) -> None:
-    rows = _rows("off_topic", FAQ_DEV)
-    assert all(faq_replies[row["text"]].kind == "fallback" for row in rows)
+@pytest.mark.parametrize("name", sorted(FAQ_SETS))
+def test_blind_dev_off_topic_messages_fall_back(faq_replies: dict[str, Reply], name: str) -> None:
+    rows = _rows("off_topic", name)
+    answered = [row["text"] for row in rows if faq_replies[row["text"]].kind != "fallback"]
+    assert 1 - len(answered) / len(rows) >= FAQ_SETS[name][1], answered

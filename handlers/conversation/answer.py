@@ -241,12 +241,13 @@ class Answerer:
         matches = index.search(text)
         if matches and is_confident(matches[0]):
             return matches
-        # Mixed-language messages: a confident match in the other language still answers,
-        # in the patient's language.
+        # Mixed-language messages: a confident match in the other language still answers, in
+        # the patient's language, if that language knows more of the message's words.
+        known = matches[0].coverage if matches else 0.0
         for other_lang, other in self._indexes.items():
             if other_lang != index.lang:
                 others = other.search(text)
-                if others and is_confident(others[0]):
+                if others and is_confident(others[0]) and others[0].coverage > known:
                     return others
         return matches
 

@@ -38,6 +38,10 @@ def main(path: Path, show_wrong: bool) -> None:
             intents.append(reply.kind == "faq")
         elif row["group"] == "off_topic":
             off_topic.append(reply.kind == "fallback")
+            if reply.kind != "fallback":
+                wrong.append(
+                    (row["lang"], "off_topic", f"{reply.kind} {reply.topic or ''}", row["text"])
+                )
     for lang, results in sorted(right.items()):
         print(f"top-1 {lang}: {sum(results)}/{len(results)} = {sum(results) / len(results):.4f}")
     if intents:
