@@ -9,11 +9,14 @@ from pathlib import Path
 from typing import Any
 
 from content.check import load_content
+from content.intent_examples import load_intents
 from content.language import detect_language
 from content.search import FaqIndex, Match, is_confident
 from content.store import Answer, ContentStore, Message
 from content.text import fold
+from handlers.intent_classifier import Guess, IntentClassifier
 from handlers.messages import QuickReply, ReplyKind
+from handlers.small_talk import small_talk
 from handlers.triage import Category, RedFlag, RedFlagRules, load_red_flag_rules, triage
 
 __all__ = [
@@ -35,17 +38,9 @@ FALLBACK_TOPIC_FLOOR = 0.1
 SECOND_TOPIC_SHARE = 0.75
 MAX_SUGGESTIONS = 2
 MIN_ANCHOR = 0.5  # keyness (log10 domain over general frequency) of a shared clinic word
-# A message made only of these words is small talk, answered without searching.
-_GREETING = frozenset(
-    "hi hello hey hiya howdy yo hola buenas buenos buen dia dias tardes noches good morning "
-    "afternoon evening there start saludos que tal ola".split()
-)
-_HELP = frozenset("help ayuda menu info informacion options opciones".split())
-_THANKS = frozenset(
-    "thanks thank you thx ty tysm so much many gracias muchas mil ok okay great perfect "
-    "perfecto vale cool awesome got it".split()
-)
-_FILLER = frozenset("bot please pls por favor me i need necesito".split())
+# A guessed request gives way to an FAQ answer this sure ("can acupuncture help me stop
+# smoking" is a question, however close it is to "stop").
+FAQ_OVER_GUESS = 0.5
 # Where a second question starts: after a question mark, or at "and"/"y" (or "also", "plus")
 # followed by a question word. "how much is it and do you take insurance" is two questions.
 _QUESTION_WORDS = (
@@ -93,26 +88,15 @@ class Reply:
         return data
 
 
-def _small_talk(text: str) -> ReplyKind | None:
-    words = set(fold(text).split()) - _FILLER
-    if not words:
-        return None
-    for kind, vocabulary in (
-        (ReplyKind.GREETING, _GREETING),
-        (ReplyKind.HELP, _HELP),
-        (ReplyKind.THANKS, _THANKS),
-    ):
-        if words <= vocabulary:
-            return kind
-    return None
-
-
 class Answerer:
     """Decide the reply to a message from the clinic's content; no side effects."""
 
-    def __init__(self, content: ContentStore, rules: RedFlagRules) -> None:
+    def __init__(
+        self, content: ContentStore, rules: RedFlagRules, intents: IntentClassifier
+    ) -> None:
         self.content = content
         self.rules = rules
+        self.intents = intents
         self._indexes = {
             lang: FaqIndex(answers.values(), lang) for lang, answers in content.answers.items()
         }
@@ -120,7 +104,19 @@ class Answerer:
     @classmethod
     def from_directory(cls, directory: Path) -> Answerer:
         """Load content and red-flag rules from a content folder (ValueError if broken)."""
-        return cls(load_content(directory), load_red_flag_rules(directory / "red_flags.yaml"))
+        rules = load_red_flag_rules(directory / "red_flags.yaml")
+        examples = IntentClassifier.from_labels(load_intents(directory))
+        return cls(load_content(directory), rules, examples)
+
+    def guess_request(self, text: str) -> Guess | None:
+        """Guess what a short message asks for; None when it is a question the FAQ answers."""
+        guess = self.intents.guess(text)
+        if guess is None:
+            return None
+        matches = self._search(text, detect_language(text))
+        if matches and is_confident(matches[0]) and matches[0].score >= FAQ_OVER_GUESS:
+            return None
+        return guess
 
     def answer(
         self,
@@ -164,7 +160,7 @@ class Answerer:
         )
 
     def _answer(self, text: str, lang: str, misses: int) -> Reply:
-        kind = _small_talk(text)
+        kind = small_talk(text, self.guess_request(text))
         if kind is not None:
             message = self.content.message(str(kind), lang)
             return Reply(kind, lang, message.text, message.sms, score=1.0)
