@@ -38,9 +38,6 @@ FALLBACK_TOPIC_FLOOR = 0.1
 SECOND_TOPIC_SHARE = 0.75
 MAX_SUGGESTIONS = 2
 MIN_ANCHOR = 0.5  # keyness (log10 domain over general frequency) of a shared clinic word
-# A guessed request gives way to an FAQ answer this sure ("can acupuncture help me stop
-# smoking" is a question, however close it is to "stop").
-FAQ_OVER_GUESS = 0.5
 # Where a second question starts: after a question mark, or at "and"/"y" (or "also", "plus")
 # followed by a question word. "how much is it and do you take insurance" is two questions.
 _QUESTION_WORDS = (
@@ -109,12 +106,16 @@ class Answerer:
         return cls(load_content(directory), rules, examples)
 
     def guess_request(self, text: str) -> Guess | None:
-        """Guess what a short message asks for; None when it is a question the FAQ answers."""
+        """Guess what a short message asks for; None when it is a question the FAQ answers.
+
+        A guess gives way to a confident FAQ answer that fits the message better than the
+        nearest request does ("can acupuncture help me stop smoking" is a question).
+        """
         guess = self.intents.guess(text)
         if guess is None:
             return None
         matches = self._search(text, detect_language(text))
-        if matches and is_confident(matches[0]) and matches[0].score >= FAQ_OVER_GUESS:
+        if matches and is_confident(matches[0]) and matches[0].score > guess.similarity:
             return None
         return guess
 
