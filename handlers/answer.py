@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import zlib
 from dataclasses import asdict, dataclass, field, replace
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,7 @@ FALLBACK_TOPIC_FLOOR = 0.1
 # A second suggestion is offered only when it is nearly as close as the first.
 SECOND_TOPIC_SHARE = 0.75
 MAX_SUGGESTIONS = 2
+GUESSES_KEPT = 64
 MIN_ANCHOR = 0.5  # keyness (log10 domain over general frequency) of a shared clinic word
 # Where a second question starts: after a question mark, or at "and"/"y" (or "also", "plus")
 # followed by a question word. "how much is it and do you take insurance" is two questions.
@@ -94,6 +96,8 @@ class Answerer:
         self.content = content
         self.rules = rules
         self.intents = intents
+        # The pipeline reads a message for a request, then for small talk: guess once.
+        self._guesses = lru_cache(maxsize=GUESSES_KEPT)(self._guess_request)
         self._indexes = {
             lang: FaqIndex(answers.values(), lang) for lang, answers in content.answers.items()
         }
@@ -111,6 +115,9 @@ class Answerer:
         A guess gives way to a confident FAQ answer that fits the message better than the
         nearest request does ("can acupuncture help me stop smoking" is a question).
         """
+        return self._guesses(text)
+
+    def _guess_request(self, text: str) -> Guess | None:
         guess = self.intents.guess(text)
         if guess is None:
             return None

@@ -109,6 +109,14 @@ _HELP = re.compile(
     r"^que (?:puedes|puede|sabes) hacer\b|^en que (?:me )?(?:puedes|puede) ayudar\b|"
     r"^que puedo preguntar\b"
 )
+# Erasing: a deleting verb and what the clinic holds. Always confirmed with a button before
+# anything is erased, and never taken for a copy of the data ("delete my data").
+_FORGET = re.compile(
+    r"\b(?:delete|delet|erase|wipe|scrub|purge|destroy|remove)\b(?: \w+){0,3} "
+    r"(?:data|info|information|account|acount|records?|details|profile|files?)\b|"
+    r"\b(?:borr|elimin|supri)\w*(?: \w+){0,3} (?:datos|info|informacion|cuenta|expediente|"
+    r"registros?)\b"
+)
 _MENU = frozenset({"menu", "options", "opciones", "main menu", "menu principal"})
 _LANG_ANYWHERE = re.compile(
     r"\b(?:this|it|talk|speak|reply|answer|respond|write|text|chat) in (spanish|english)\b|"
@@ -183,6 +191,8 @@ def _plain(folded: str) -> IntentMatch | None:
         return IntentMatch(Intent.HUMAN, lang="es")
     if _HELP.search(folded):
         return IntentMatch(Intent.HELP, lang=_lang_of(folded))
+    if _FORGET.search(folded):
+        return IntentMatch(Intent.FORGET)
     return None
 
 
