@@ -2,9 +2,9 @@
 
 Nearest neighbours over TF-IDF vectors of character n-grams (typos and word endings:
 "ablar" is close to "hablar") and words (with texting shorthand spelled out). Each label
-scores its closest example; the best label wins only when it is close enough, leads the
-closest `none` example (a question that only looks like a request) by a margin, and leads
-the runner-up label by a margin. Anything else is left to be answered as a question.
+scores by its closest example and by the centre of its examples; the best label wins only when
+it scores high enough and leads the closest `none` example (a question that only looks like a
+request) by a margin. Anything else is left to be answered as a question.
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ __all__ = ["MAX_WORDS", "NONE", "Guess", "IntentClassifier"]
 NONE = "none"  # the label of examples that are questions or stories, not requests
 MAX_WORDS = 15  # a longer message is a question or a story
 CHAR_SIZES = (2, 3, 4)  # single letters cost 4x the time and gain one dev row in 178
-WORD_WEIGHT = 1.0  # words and word pairs, against character n-grams at weight 1
 # A label's score: this share from its nearest example, the rest from the centre of all its
 # examples (which carries the words they share: "datos", "cita", "tips"). `none` examples are
 # too varied to have a centre; they count by the nearest one only.
@@ -39,7 +38,7 @@ Vector = dict[str, float]
 
 @dataclass(frozen=True)
 class Guess:
-    """The label guessed for a message, how close its nearest example is, and its lead."""
+    """The label guessed for a message, its score, and its lead."""
 
     label: str
     similarity: float
@@ -91,10 +90,7 @@ class IntentClassifier:
         return cls((text, label) for label, texts in by_label.items() for text in texts)
 
     def _vector(self, features: Counter[str]) -> Vector:
-        vector = {
-            f: (1.0 + math.log(c)) * self._idf.get(f, 0.0) * (1.0 if f[0] == "c" else WORD_WEIGHT)
-            for f, c in features.items()
-        }
+        vector = {f: (1.0 + math.log(c)) * self._idf.get(f, 0.0) for f, c in features.items()}
         norm = math.sqrt(sum(v * v for v in vector.values())) or 1.0
         return {f: v / norm for f, v in vector.items() if v}
 
