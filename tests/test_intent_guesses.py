@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from bot.db.models import Patient
+from bot.db.models import Address, Patient
 from bot.db.session import Database
 from content.intent_examples import check_intents, load_intents
 from handlers.alerts import LogAlerts
@@ -19,6 +19,7 @@ from handlers.intents import Intent, intent_of
 from handlers.messages import Channel, InboundMessage, ReplyKind
 from handlers.onboarding import Onboarding
 from handlers.pipeline import Pipeline
+from handlers.wording import say
 from tests.conftest import FakeClock
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -142,3 +143,15 @@ async def test_a_guessed_erase_request_erases_nothing_and_triage_comes_first(
     assert replies[0] == answerer.content.message("red_flag_emergency", "en").sms
     async with db.session() as session:
         assert await session.scalar(select(func.count()).select_from(Patient)) == 1
+
+
+async def test_a_guessed_opt_out_in_a_chat_is_told_the_command_and_stops_nothing(
+    db: Database, pipeline: Pipeline, clock: FakeClock, answerer: Answerer
+) -> None:
+    urn = "telegram:5550102"
+    message = InboundMessage(urn, Channel.TELEGRAM, "enough, leave me be", clock())
+    replies = await pipeline.handle(message)
+    assert say(answerer.content, "chat_how_to_stop", "en").text in [r.text for r in replies]
+    async with db.session() as session:
+        when = await session.scalar(select(Address.opted_out_at).where(Address.urn == urn))
+    assert when is None
