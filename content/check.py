@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from content.intent_examples import check_intents
 from content.opening_hours import parse_opening_hours
 from content.sms import count_segments, to_sms_text
 from content.store import (
@@ -459,7 +460,8 @@ def _coverage(files: list[AnswerFile], found: list[Problem], directory: Path) ->
 def check_content(directory: Path) -> list[Problem]:
     """Return every problem in the content folder, sorted by file and line."""
     problems, _, files, _ = _read(directory)
-    return sorted(problems + _coverage(files, problems, directory) + check_tips(directory))
+    found = _coverage(files, problems, directory) + check_tips(directory)
+    return sorted(problems + found + check_intents(directory))
 
 
 def load_content(directory: Path) -> ContentStore:

@@ -47,6 +47,8 @@ BLIND = Path(__file__).parent / "eval" / "faq_dev.jsonl"
         ("habla inglés?", Intent.LANGUAGE, "en"),
         ("what can you do", Intent.HELP, None),
         ("menu", Intent.MENU, None),
+        ("please erase my account", Intent.FORGET, None),
+        ("eliminen toda mi información", Intent.FORGET, None),
     ],
 )
 def test_commands_keywords_and_plain_words(text: str, intent: Intent, value: str | None) -> None:
@@ -63,6 +65,7 @@ def test_commands_keywords_and_plain_words(text: str, intent: Intent, value: str
         "is it safe to talk to my doctor about acupuncture",
         "do you have spanish speaking practitioners on saturdays and is there parking nearby",
         "TIPS ON",
+        "can you delete my appointment",
     ],
 )
 def test_questions_are_not_taken_for_requests(text: str) -> None:

@@ -196,3 +196,31 @@ async def test_a_question_about_stopping_something_else_is_answered(
     [reply] = await text(client, question)
     assert "unsubscribed" not in reply and "baja" not in reply and "STOP to stop" not in reply
     assert all((await consents(app[1])).values()) and not await opted_out(app[1])
+
+
+@pytest.mark.parametrize(
+    ("words", "how"),
+    [
+        ("enough, leave me be", "To stop all texts from Willow Creek"),
+        ("dejen de molestarme con mensajes", "Para dejar de recibir todos los mensajes"),
+    ],
+)
+async def test_a_guessed_opt_out_is_told_how_to_stop_and_stays_subscribed(
+    client: httpx.AsyncClient, app: tuple[Starlette, Services], words: str, how: str
+) -> None:
+    await text(client, "hi")
+    await text(client, "YES")
+    [reply] = await text(client, words)
+    assert reply.startswith(how)
+    assert all((await consents(app[1])).values()) and not await opted_out(app[1])
+
+
+async def test_a_guessed_start_is_told_the_keyword_and_stays_opted_out(
+    client: httpx.AsyncClient, app: tuple[Starlette, Services]
+) -> None:
+    await text(client, "hi")
+    await text(client, "YES")
+    await text(client, "STOP")
+    [reply] = await text(client, "quiero que me vuelvan a escribir")
+    assert "responda START" in reply
+    assert await opted_out(app[1]) and not any((await consents(app[1])).values())

@@ -5,14 +5,18 @@ from __future__ import annotations
 import re
 import zlib
 from dataclasses import asdict, dataclass, field, replace
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from content.check import load_content
+from content.intent_examples import load_intents
 from content.language import detect_language
 from content.search import FaqIndex, Match, is_confident
 from content.store import Answer, ContentStore, Message
 from content.text import fold
+from handlers.conversation.intent_classifier import Guess, IntentClassifier
+from handlers.conversation.small_talk import small_talk
 from handlers.messages import QuickReply, ReplyKind
 from handlers.triage import Category, RedFlag, RedFlagRules, load_red_flag_rules, triage
 
@@ -34,18 +38,8 @@ FALLBACK_TOPIC_FLOOR = 0.1
 # A second suggestion is offered only when it is nearly as close as the first.
 SECOND_TOPIC_SHARE = 0.75
 MAX_SUGGESTIONS = 2
+GUESSES_KEPT = 64
 MIN_ANCHOR = 0.5  # keyness (log10 domain over general frequency) of a shared clinic word
-# A message made only of these words is small talk, answered without searching.
-_GREETING = frozenset(
-    "hi hello hey hiya howdy yo hola buenas buenos buen dia dias tardes noches good morning "
-    "afternoon evening there start saludos que tal ola".split()
-)
-_HELP = frozenset("help ayuda menu info informacion options opciones".split())
-_THANKS = frozenset(
-    "thanks thank you thx ty tysm so much many gracias muchas mil ok okay great perfect "
-    "perfecto vale cool awesome got it".split()
-)
-_FILLER = frozenset("bot please pls por favor me i need necesito".split())
 # Where a second question starts: after a question mark, or at "and"/"y" (or "also", "plus")
 # followed by a question word. "how much is it and do you take insurance" is two questions.
 _QUESTION_WORDS = (
@@ -93,26 +87,20 @@ class Reply:
         return data
 
 
-def _small_talk(text: str) -> ReplyKind | None:
-    words = set(fold(text).split()) - _FILLER
-    if not words:
-        return None
-    for kind, vocabulary in (
-        (ReplyKind.GREETING, _GREETING),
-        (ReplyKind.HELP, _HELP),
-        (ReplyKind.THANKS, _THANKS),
-    ):
-        if words <= vocabulary:
-            return kind
-    return None
+_ANSWERED_WITH_A_KEYWORD = frozenset({"stop", "how_to_stop", "start"})
 
 
 class Answerer:
     """Decide the reply to a message from the clinic's content; no side effects."""
 
-    def __init__(self, content: ContentStore, rules: RedFlagRules) -> None:
+    def __init__(
+        self, content: ContentStore, rules: RedFlagRules, intents: IntentClassifier
+    ) -> None:
         self.content = content
         self.rules = rules
+        self.intents = intents
+        # The pipeline reads a message for a request, then for small talk: guess once.
+        self._guesses = lru_cache(maxsize=GUESSES_KEPT)(self._guess_request)
         self._indexes = {
             lang: FaqIndex(answers.values(), lang) for lang, answers in content.answers.items()
         }
@@ -120,7 +108,30 @@ class Answerer:
     @classmethod
     def from_directory(cls, directory: Path) -> Answerer:
         """Load content and red-flag rules from a content folder (ValueError if broken)."""
-        return cls(load_content(directory), load_red_flag_rules(directory / "red_flags.yaml"))
+        rules = load_red_flag_rules(directory / "red_flags.yaml")
+        examples = IntentClassifier.from_labels(load_intents(directory))
+        return cls(load_content(directory), rules, examples)
+
+    def guess_request(self, text: str) -> Guess | None:
+        """Guess what a short message asks for; None when it is a question the FAQ answers.
+
+        A guess gives way to a confident FAQ answer that fits the message better than the
+        nearest request does ("can acupuncture help me stop smoking" is a question), except a
+        guessed stop or start: those only ever tell the patient the keyword, and a patient who
+        wants the texts to stop or start again must not get an unrelated answer instead.
+        """
+        return self._guesses(text)
+
+    def _guess_request(self, text: str) -> Guess | None:
+        guess = self.intents.guess(text)
+        if guess is None:
+            return None
+        if guess.label in _ANSWERED_WITH_A_KEYWORD:
+            return guess  # only ever answered with how to stop or start: no answer is lost
+        matches = self._search(text, detect_language(text))
+        if matches and is_confident(matches[0]) and matches[0].score > guess.similarity:
+            return None
+        return guess
 
     def answer(
         self,
@@ -164,7 +175,7 @@ class Answerer:
         )
 
     def _answer(self, text: str, lang: str, misses: int) -> Reply:
-        kind = _small_talk(text)
+        kind = small_talk(text, self.guess_request(text))
         if kind is not None:
             message = self.content.message(str(kind), lang)
             return Reply(kind, lang, message.text, message.sms, score=1.0)

@@ -8,11 +8,13 @@ favor", "are you a bot?") all map to the same intents, which the pipeline acts o
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
 from content.text import fold
 from handlers.conversation.handoff import wants_human
+from handlers.conversation.intent_classifier import Guess
 from handlers.conversation.opt_out_words import OptOut, opt_out_request
 from handlers.conversation.sms_keywords import Keyword, classify, keyword_language
 
@@ -47,6 +49,7 @@ class IntentMatch:
     value: str | None = None
     lang: str | None = None
     keyword: bool = False  # a one-word keyword or command, which says little of the language
+    guessed: bool = False  # by the classifier, not by a command, keyword or set phrase
 
 
 _COMMANDS = {
@@ -106,6 +109,14 @@ _HELP = re.compile(
     r"^que (?:puedes|puede|sabes) hacer\b|^en que (?:me )?(?:puedes|puede) ayudar\b|"
     r"^que puedo preguntar\b"
 )
+# Erasing: a deleting verb and what the clinic holds. Always confirmed with a button before
+# anything is erased, and never taken for a copy of the data ("delete my data").
+_FORGET = re.compile(
+    r"\b(?:delete|delet|erase|wipe|scrub|purge|destroy|remove)\b(?: \w+){0,3} "
+    r"(?:data|info|information|account|acount|records?|details|profile|files?)\b|"
+    r"\b(?:borr|elimin|supri)\w*(?: \w+){0,3} (?:datos|info|informacion|cuenta|expediente|"
+    r"registros?)\b"
+)
 _MENU = frozenset({"menu", "options", "opciones", "main menu", "menu principal"})
 _LANG_ANYWHERE = re.compile(
     r"\b(?:this|it|talk|speak|reply|answer|respond|write|text|chat) in (spanish|english)\b|"
@@ -126,6 +137,13 @@ _LANG_ASK = (
 )
 _LANG_RE = {code: re.compile(_LANG_ASK.format(lang=word)) for code, word in _LANG_WORDS.items()}
 _MAX_PLAIN_WORDS = 12  # a long message is a question or a story, not a request to the bot
+# The classifier's labels that are intents; `greeting`, `thanks` and `none` are answered.
+_GUESSABLE = {
+    intent.value: intent
+    for intent in Intent
+    if intent not in {Intent.YES, Intent.MENU, Intent.LANGUAGE}
+}
+Guesser = Callable[[str], Guess | None]
 
 
 def command_intent(text: str) -> IntentMatch | None:
@@ -173,6 +191,8 @@ def _plain(folded: str) -> IntentMatch | None:
         return IntentMatch(Intent.HUMAN, lang="es")
     if _HELP.search(folded):
         return IntentMatch(Intent.HELP, lang=_lang_of(folded))
+    if _FORGET.search(folded):
+        return IntentMatch(Intent.FORGET)
     return None
 
 
@@ -181,8 +201,23 @@ def _lang_of(folded: str) -> str:
     return "es" if spanish & set(folded.split()) else "en"
 
 
-def intent_of(text: str | None) -> IntentMatch | None:
-    """Return what a message asks the bot to do, or None when it is something to answer."""
+def _guessed(text: str, guess: Guesser) -> IntentMatch | None:
+    found = guess(text)
+    if found is None:
+        return None
+    label, _, code = found.label.partition(":")
+    if label == Intent.LANGUAGE and code:
+        return IntentMatch(Intent.LANGUAGE, value=code, guessed=True)
+    intent = _GUESSABLE.get(label)
+    return IntentMatch(intent, guessed=True) if intent is not None else None
+
+
+def intent_of(text: str | None, guess: Guesser | None = None) -> IntentMatch | None:
+    """Return what a message asks the bot to do, or None when it is something to answer.
+
+    Commands, keywords, opt-out sentences and set phrases come first; `guess` (the intent
+    classifier, vetoed by a sure FAQ answer) reads the other short messages.
+    """
     if text is None or not text.strip():
         return None
     stripped = text.strip()
@@ -193,4 +228,7 @@ def intent_of(text: str | None) -> IntentMatch | None:
     if request is not None:
         clear = request.kind is OptOut.CLEAR
         return IntentMatch(Intent.STOP if clear else Intent.HOW_TO_STOP, lang=request.lang)
-    return _plain(fold(stripped))
+    plain = _plain(fold(stripped))
+    if plain is not None or guess is None:
+        return plain
+    return _guessed(stripped, guess)

@@ -88,6 +88,8 @@ _UNSURE = re.compile(
     r"|\b(?:stop|stopping|parar|paren|pare|dejen de|deje de|no more|no mas|ya no)"
     rf"{_BETWEEN} (?:{_ALL}|{_SOME})\b"
     rf"|\b{_ALL}(?: \w+){{0,2}} (?:stop|parar|paren)\b"
+    # Being pestered: tell them how to stop, never opt them out on a guess.
+    r"|\bdej(?:en|e|a) de molestar(?:me)?\b|\bstop (?:bothering|bugging|pestering|spamming) me\b"
 )
 _QUESTION_START = re.compile(
     r"^(?:why|when|did|does|do(?! not)|how|what|is|are|should|por que|porque|cuando|como|que"
@@ -95,7 +97,7 @@ _QUESTION_START = re.compile(
 )
 _POLITE_START = re.compile(r"^(?:can|could|would|will) you\b|^(?:pueden|puede|podrian|podria)\b")
 _SPANISH = re.compile(
-    r"\b(?:mas|mensajes?|textos?|baja|dejen|deje|quiero|favor|recordatorios?|consejos?|ya"
+    r"\b(?:mas|mensajes?|textos?|baja|dejen|deje|deja|molestarme|quiero|favor|recordatorios?|consejos?|ya"
     r"|manden|envien|paren|parar|suscripcion|desuscribir\w*|avisos?|anuncios?)\b"
 )
 

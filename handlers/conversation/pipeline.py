@@ -133,7 +133,8 @@ class Pipeline:
             patient, address, created = found
             reachable_again(address)
             facts = facts_of(message.channel)
-            match = intent_of(message.text) if message.payload is None else None
+            guess = self.requests.answerer.guess_request
+            match = intent_of(message.text, guess) if message.payload is None else None
             clear = _clear(message, match)
             keyword = match is not None and match.keyword
             remembered = patient.language
@@ -164,8 +165,10 @@ class Pipeline:
             return await self._contact(visit)
         if not red:
             # An intent comes before what the clinic is waiting for ("/help" is not a time
-            # zone), except a bare yes, which may be that answer.
-            if match is not None and match.intent not in {Intent.HUMAN, Intent.YES}:
+            # zone), except a bare yes, which may be that answer, and a guessed one, which
+            # comes after it and after a tips command ("confirm my appt" answers "Reply YES").
+            sure = match is not None and not match.guessed
+            if sure and match is not None and match.intent not in {Intent.HUMAN, Intent.YES}:
                 acted = await self.requests.act(visit, match)
                 if acted is not None:
                     return acted
@@ -175,6 +178,10 @@ class Pipeline:
             tips = await self._tips(visit)
             if tips is not None:
                 return tips
+            if not sure and match is not None and match.intent is not Intent.HUMAN:
+                acted = await self.requests.act(visit, match)
+                if acted is not None:
+                    return acted
         payload = HUMAN_PAYLOAD if match is not None and match.intent is Intent.HUMAN else None
         await self._answer(visit, payload=None if red else payload)
         return None

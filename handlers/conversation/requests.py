@@ -59,8 +59,16 @@ class Requests:
         return self.answerer.content
 
     async def act(self, visit: Visit, match: IntentMatch) -> list[OutboundMessage] | None:
-        """Carry out one intent for the visit's patient."""
+        """Carry out one intent for the visit's patient.
+
+        A guess never silences anyone: a guessed STOP is told how to stop, and a guessed START
+        how to start again, each with the keyword that does it.
+        """
         intent = match.intent
+        if match.guessed and intent is Intent.STOP:
+            intent = Intent.HOW_TO_STOP
+        if match.guessed and intent is Intent.START:
+            return [say(self.content, "how_to_start", visit.lang, kind=ReplyKind.SYSTEM)]
         if intent is Intent.STOP:
             return await self.stop(visit)
         if intent is Intent.START:
@@ -149,11 +157,10 @@ class Requests:
             )
         ]
 
-    async def how_to_stop(self, visit: Visit) -> list[OutboundMessage] | None:
-        """Tell an SMS patient how to stop; chats answer the question instead."""
-        if not visit.facts.plain_text:
-            return None
-        return [_text(self.content, "sms_how_to_stop", visit.lang, ReplyKind.SYSTEM)]
+    async def how_to_stop(self, visit: Visit) -> list[OutboundMessage]:
+        """Tell the patient how to stop all messages, or only the tips."""
+        key = "sms_how_to_stop" if visit.facts.plain_text else "chat_how_to_stop"
+        return [_text(self.content, key, visit.lang, ReplyKind.SYSTEM)]
 
     async def language(self, visit: Visit, code: str | None) -> list[OutboundMessage]:
         """Switch to a language, or offer the languages."""
