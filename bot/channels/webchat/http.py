@@ -142,18 +142,11 @@ class WebChatHttp:
 
     async def link(self, request: Request) -> Response:
         """POST /webchat/link: `{"contact"}` sends a one-time code there; `{"code"}` links."""
-        admitted = await self._admit(request, with_chat=True)
-        if isinstance(admitted, Response):
-            return admitted
-        origin, raw, chat = admitted.origin, admitted.raw, admitted.require_chat()
-        if self._pace.take(chat.id) is not None:
-            return _error(429, "too many messages; wait a moment", origin, 1.0)
-        try:
-            body: Any = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
-            return _error(400, "the body is not JSON", origin)
-        contact = body.get("contact") if isinstance(body, dict) else None
-        code = body.get("code") if isinstance(body, dict) else None
+        paced = await self._paced_fields(request)
+        if isinstance(paced, Response):
+            return paced
+        origin, chat, body = paced
+        contact, code = body.get("contact"), body.get("code")
         if isinstance(code, str) and len(code) <= 12:
             problem = await self._linker.confirm(chat, code)
             if problem is not None:
@@ -170,17 +163,11 @@ class WebChatHttp:
 
     async def download(self, request: Request) -> Response:
         """POST /webchat/download: `{"ticket"}` from a /mydata reply gives the data, once."""
-        admitted = await self._admit(request, with_chat=True)
-        if isinstance(admitted, Response):
-            return admitted
-        origin, raw, chat = admitted.origin, admitted.raw, admitted.require_chat()
-        if self._pace.take(chat.id) is not None:
-            return _error(429, "too many requests; wait a moment", origin, 1.0)
-        try:
-            body: Any = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
-            return _error(400, "the body is not JSON", origin)
-        ticket = body.get("ticket") if isinstance(body, dict) else None
+        paced = await self._paced_fields(request)
+        if isinstance(paced, Response):
+            return paced
+        origin, chat, body = paced
+        ticket = body.get("ticket")
         data = await self._downloads.redeem(chat, ticket) if isinstance(ticket, str) else None
         if data is None:
             return _error(404, "this download was used or has expired; ask for it again", origin)
@@ -254,6 +241,22 @@ class WebChatHttp:
         if chat is None:
             return _error(401, _NO_CHAT, origin)
         return _Admitted(origin, raw, chat)
+
+    async def _paced_fields(
+        self, request: Request
+    ) -> tuple[str | None, ChatRef, dict[str, Any]] | Response:
+        """Admit a POST with a chat, spend one of its messages, and read its JSON object."""
+        admitted = await self._admit(request, with_chat=True)
+        if isinstance(admitted, Response):
+            return admitted
+        origin, chat = admitted.origin, admitted.require_chat()
+        if self._pace.take(chat.id) is not None:
+            return _error(429, "too many messages; wait a moment", origin, 1.0)
+        try:
+            body: Any = json.loads(admitted.raw)
+        except (ValueError, UnicodeDecodeError):
+            return _error(400, "the body is not JSON", origin)
+        return origin, chat, body if isinstance(body, dict) else {}
 
     async def _chat(self, request: Request) -> ChatRef | None:
         hashed = token_hash(request.headers.get(TOKEN_HEADER, ""))
