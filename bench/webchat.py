@@ -15,7 +15,8 @@ chat and Twilio settings, so both channels are served by the same process. Then,
 
 An error is any status but 200/201, a transport error, a stream that breaks, or a reply that
 never arrives. Reports per channel: sent, errors, rate, p50/p95/p99/max; and the ratio of the
-two p99s, the figure to read on a shared machine.
+two p99s, the figure to read on a shared machine; and the server's CPU time per reply (from
+/proc, all its threads), which bounds what one process can serve whatever else the machine runs.
 """
 
 from __future__ import annotations
@@ -66,6 +67,7 @@ class Tally:
     latencies: list[float] = field(default_factory=list)
     posts: list[float] = field(default_factory=list)  # web chat: the POST's own round trip
     wall: float = 0.0
+    cpu: float = float("nan")  # seconds of the server's CPU (all its threads) while loaded
     notes: list[str] = field(default_factory=list)
 
     def error(self, note: str) -> None:
@@ -78,14 +80,27 @@ class Tally:
             return self.latencies[0] * 1000 if self.latencies else float("nan")
         return statistics.quantiles(self.latencies, n=100, method="inclusive")[p - 1] * 1000
 
+    def cpu_ms(self) -> float:
+        """Return the server's CPU milliseconds per reply: what one process's capacity rests on."""
+        return self.cpu * 1000 / len(self.latencies) if self.latencies else float("nan")
+
     def row(self) -> str:
         rate = len(self.latencies) / self.wall if self.wall else 0.0
         top = max(self.latencies) * 1000 if self.latencies else float("nan")
         return (
             f"| {self.name} | {self.sent} | {self.errors} | {rate:.0f} | "
             f"{self.percentile(50):.0f} | {self.percentile(95):.0f} | "
-            f"{self.percentile(99):.0f} | {top:.0f} |"
+            f"{self.percentile(99):.0f} | {top:.0f} | {self.cpu_ms():.1f} |"
         )
+
+
+def cpu_seconds(pid: int) -> float:
+    """Return a process's user and system CPU time so far (Linux /proc; NaN elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 class Visitor:
@@ -251,8 +266,9 @@ def report(args: argparse.Namespace, rounds: list[tuple[Tally, Tally]]) -> str:
         "message a second. Web chat latency: POST start to the reply's event on the stream; "
         f"SMS: the webhook's round trip. Target: no error, web chat p99 < {TARGET_P99_MS:.0f} ms.",
         "",
-        "| round · channel | sent | errors | replies/s | p50 ms | p95 ms | p99 ms | max ms |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| round · channel | sent | errors | replies/s | p50 ms | p95 ms | p99 ms | max ms "
+        "| server CPU ms/reply |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for number, (web, sms) in enumerate(rounds, 1):
         for tally in (web, sms):
@@ -266,6 +282,14 @@ def report(args: argparse.Namespace, rounds: list[tuple[Tally, Tally]]) -> str:
         f"{web_p99 / sms_p99:.2f} (median over rounds); errors {errors}; no error and p99 "
         f"< {TARGET_P99_MS:.0f} ms at {args.chats} chats (the target is at 200): "
         f"{'yes' if errors == 0 and web_p99 < TARGET_P99_MS else 'no'}.",
+    ]
+    web_cpu = statistics.median(web.cpu_ms() for web, _ in rounds)
+    sms_cpu = statistics.median(sms.cpu_ms() for _, sms in rounds)
+    lines += [
+        "",
+        f"Server CPU per reply: web chat {web_cpu:.1f} ms, SMS {sms_cpu:.1f} ms (median over "
+        "rounds). A process runs its Python on one core at a time: given a whole core it serves "
+        f"about {1000 / web_cpu:.0f} web chat replies a second (the target needs 200).",
     ]
     for web, sms in rounds:
         for note in web.notes + sms.notes:
@@ -300,9 +324,12 @@ def main() -> None:
             asyncio.run(warm_up(base))
             for number in range(1, args.rounds + 1):
                 print(f"Round {number}: web chat", flush=True)
+                before = cpu_seconds(child.pid)
                 web = asyncio.run(webchat_load(base, args.chats, args.seconds))
+                web.cpu, before = cpu_seconds(child.pid) - before, cpu_seconds(child.pid)
                 print(f"Round {number}: SMS webhook", flush=True)
                 sms = asyncio.run(sms_load(base, args.chats, args.seconds, offset=1000 * number))
+                sms.cpu = cpu_seconds(child.pid) - before
                 rounds.append((web, sms))
     text = report(args, rounds)
     print(text)

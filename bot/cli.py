@@ -102,6 +102,9 @@ def ask(ctx: click.Context, text: str | None, jsonl: bool, lang: str | None) -> 
         click.echo(f"  - {option.label}")
 
 
+KEEP_ALIVE_SECONDS = 75
+
+
 @cli.command()
 @click.pass_context
 def run(ctx: click.Context) -> None:
@@ -121,6 +124,9 @@ def run(ctx: click.Context) -> None:
             port=settings.port,
             log_level=settings.log_level.lower(),
             lifespan="on",
+            # Longer than a proxy's or a client's idle timeout (60 s is common): a kept-alive
+            # connection the server closes just as a request goes out on it is a reset.
+            timeout_keep_alive=KEEP_ALIVE_SECONDS,
         )
     except SystemExit:
         failures: list[ClinicbotError] = app.state.startup_failures

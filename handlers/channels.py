@@ -39,7 +39,7 @@ CHANNELS: dict[Channel, ChannelFacts] = {
         Channel.SMS, "tel", buttons=False, attachments=False, plain_text=True, max_chars=1600
     ),
     Channel.WEB: ChannelFacts(
-        Channel.WEB, "web", buttons=True, attachments=False, plain_text=False, max_chars=4000
+        Channel.WEB, "web", buttons=True, attachments=True, plain_text=False, max_chars=4000
     ),
     Channel.CLI: ChannelFacts(
         Channel.CLI, "cli", buttons=True, attachments=True, plain_text=False, max_chars=100_000

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
 from collections.abc import Iterator
@@ -212,3 +213,39 @@ def test_only_allowed_sites_can_start_a_chat(
             assert [url for url in outside if not url.startswith(allowed)] == []
             page.close()
             other.close()
+
+
+def test_mydata_is_a_download_button_that_gives_the_data_once(
+    browser: Any, tmp_path: Path, answerer: Answerer
+) -> None:
+    app, _ = webchat_app(webchat_settings(tmp_path), keepalive=QUIET)
+    with serve(app) as base:
+        page = browser.new_page(accept_downloads=True)
+        outside = outside_requests(page, base)
+        page.goto(f"{base}/webchat/demo")
+        open_chat(page)
+        ask(page, QUESTION)
+        log = page.get_by_role("log", name="Conversation")
+        log.get_by_text(plain_start(answerer, QUESTION)).wait_for(timeout=WAIT)
+        ask(page, "/mydata")
+        button = log.get_by_role("button", name="Download my-data.json")
+        button.wait_for(timeout=WAIT)
+        assert axe_serious(page) == []
+
+        with page.expect_download(timeout=WAIT) as saving:
+            button.click()
+        download = saving.value
+        assert download.suggested_filename == "my-data.json"
+        data = json.loads(Path(download.path()).read_text(encoding="utf-8"))
+        said = [json.loads(line["body"]).get("text") for line in data["webchat_messages"]]
+        assert QUESTION in said and data["patient"]["id"]
+        done = log.get_by_role("button", name="Downloaded my-data.json")
+        assert done.is_disabled()
+
+        # After a reload (the chat stays open) the button is back; its ticket was spent.
+        page.reload()
+        again = page.get_by_role("log").get_by_role("button", name="Download my-data.json")
+        again.click()
+        page.get_by_role("status").get_by_text("ask for it again").wait_for(timeout=WAIT)
+        assert outside == []
+        page.close()

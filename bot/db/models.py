@@ -549,6 +549,22 @@ class WebChatMessage(Base):
     )
 
 
+class WebChatDownload(Base):
+    """A one-time, short-lived ticket for a web chat visitor's copy of their data (/mydata).
+
+    Only the ticket's hash is kept, and no data: the copy is made when the ticket is used.
+    """
+
+    __tablename__ = "webchat_downloads"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    chat_id: Mapped[int] = mapped_column(
+        ForeignKey("webchat_chats.id", ondelete="CASCADE"), index=True
+    )
+    ticket_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
 # The staff console's tables live beside the console (bot/console/models.py); imported here so
 # that Base.metadata, which migrations are checked against, always holds them.
 from bot.console import models as _console_models  # noqa: E402, F401

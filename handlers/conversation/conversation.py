@@ -52,6 +52,12 @@ class Turn:
     handoff: HandOff | None
     created: bool  # the patient wrote for the first time
 
+    @property
+    def replies(self) -> list[OutboundMessage]:
+        """Return what the patient is sent: the reply, or nothing for a silent hand-off."""
+        silent = self.handoff is not None and self.handoff.silent
+        return [] if silent else [_outbound(self.reply)]
+
 
 class Conversation:
     """Find the patient, log the message, decide the reply, record what safety requires."""
@@ -181,8 +187,7 @@ class Conversation:
             await desk.ticket_opened(patient_id=turn.patient_id)  # once; retried if it failed
             if handoff.forward is not None:
                 await desk.ticket_message(ticket_id=handoff.ticket_id, text=handoff.forward)
-        silent = handoff is not None and handoff.silent
-        return [] if silent else [_outbound(reply)]
+        return turn.replies
 
     async def _pending_answer(
         self, session: AsyncSession, patient: Patient, message: InboundMessage, now: datetime

@@ -59,7 +59,7 @@ from handlers.time.quiet_hours import QuietHours
 from handlers.triage import Category, triage
 from handlers.wording import say
 
-__all__ = ["Pipeline", "PostEraser"]
+__all__ = ["BeforeCommit", "Pipeline", "PostEraser"]
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +70,8 @@ _WELCOME_COVERS = frozenset(
     {ReplyKind.GREETING, ReplyKind.HELP, ReplyKind.THANKS, ReplyKind.FALLBACK, ReplyKind.NON_TEXT}
 )
 PostEraser = Callable[[Sequence[tuple[int, int, int]]], Awaitable[object]]
+# Called last inside a message's transaction with (session, patient id, replies to send).
+BeforeCommit = Callable[[AsyncSession, int, list[OutboundMessage]], Awaitable[None]]
 
 
 class Pipeline:
@@ -115,8 +117,15 @@ class Pipeline:
         """Remove an erased patient's staff-group posts with `eraser` (set by the staff group)."""
         self._erase_posts = eraser
 
-    async def handle(self, message: InboundMessage) -> list[OutboundMessage]:
-        """Return the replies to one message (none for a delivery seen before)."""
+    async def handle(
+        self, message: InboundMessage, *, before_commit: BeforeCommit | None = None
+    ) -> list[OutboundMessage]:
+        """Return the replies to one message (none for a delivery seen before).
+
+        `before_commit(session, patient_id, replies)` runs last in the message's transaction
+        (not for a duplicate, a stale button or an erased patient): a channel that keeps a
+        transcript writes it there, in the same commit.
+        """
         now = self._clock()
         async with self._db.session() as session, session.begin():
             if message.delivery_id is not None and not await first_delivery(
@@ -149,7 +158,11 @@ class Pipeline:
                 # The core logs what it answers; the rest is logged here (not an erased one).
                 await self._log(visit, replies or [])
             patient_id = visit.patient.id
-        return await self._after_commit(visit, patient_id, replies)
+            sent = self._compose(visit, replies)
+            if before_commit is not None and not visit.effects.erased_patient:
+                await before_commit(visit.session, patient_id, sent)
+        await self._after_commit(visit, patient_id)
+        return sent
 
     async def _decide(
         self, visit: Visit, match: IntentMatch | None
@@ -368,9 +381,30 @@ class Pipeline:
             return True
         return bool(await consents_of(visit.session, patient.id))
 
-    async def _after_commit(
-        self, visit: Visit, patient_id: int, replies: list[OutboundMessage] | None
+    def _compose(
+        self, visit: Visit, replies: list[OutboundMessage] | None
     ) -> list[OutboundMessage]:
+        """Return the replies to send, decided before the commit (nothing is sent yet)."""
+        effects = visit.effects
+        if effects.turn is None:
+            return replies or []
+        if visit.opted_out:
+            return []  # an opted-out number gets nothing until START, not even an answer
+        answers = effects.turn.replies
+        if effects.back_to_page is not None and answers:
+            back = self.buttons.with_back(answers[0], effects.back_to_page, visit.lang)
+            answers = [back, *answers[1:]]
+        if not effects.welcome:
+            return answers
+        welcome = say(self.content, "sms_welcome", visit.lang)
+        if answers and answers[0].kind is ReplyKind.RED_FLAG:
+            return [*answers, welcome]
+        if answers and answers[0].kind in _WELCOME_COVERS:
+            return [welcome]
+        return [welcome, *answers]
+
+    async def _after_commit(self, visit: Visit, patient_id: int) -> None:
+        """Staff alerts, ticket posts, reschedule requests and erased posts, once committed."""
         effects = visit.effects
         desk = self._conversation.alerts
         for appointment_id in effects.reschedules:
@@ -383,22 +417,8 @@ class Pipeline:
                 )
         if effects.erased_posts and self._erase_posts is not None:
             await self._erase_posts(effects.erased_posts)
-        if effects.turn is None:
-            return replies or []
-        answers = await self._conversation.finish(effects.turn)  # staff alerts on red flags
-        if visit.opted_out:
-            return []  # an opted-out number gets nothing until START, not even an answer
-        if effects.back_to_page is not None and answers:
-            back = self.buttons.with_back(answers[0], effects.back_to_page, visit.lang)
-            answers = [back, *answers[1:]]
-        if not effects.welcome:
-            return answers
-        welcome = say(self.content, "sms_welcome", visit.lang)
-        if answers and answers[0].kind is ReplyKind.RED_FLAG:
-            return [*answers, welcome]
-        if answers and answers[0].kind in _WELCOME_COVERS:
-            return [welcome]
-        return [welcome, *answers]
+        if effects.turn is not None:
+            await self._conversation.finish(effects.turn)  # staff alerts on red flags
 
 
 def _clear(message: InboundMessage, match: IntentMatch | None) -> str | None:

@@ -18,6 +18,7 @@ from starlette.routing import Route
 
 from bot.app import Services
 from bot.channels.base import ChannelSender, SendOutcome
+from bot.channels.webchat.downloads import Downloads
 from bot.channels.webchat.http import WebChatHttp
 from bot.channels.webchat.hub import Hub
 from bot.channels.webchat.limits import ChatPace, OriginPolicy, StartsPerIp
@@ -93,9 +94,10 @@ class WebChatChannel:
         self.hub = Hub()
         self.store: WebChatStore | None = None
         self.sender: WebChatSender | None = None
+        self.downloads: Downloads | None = None
 
     def routes(self) -> list[Route]:
-        """Return the widget, the demo page and the chat's three endpoints."""
+        """Return the widget, the demo page and the chat's endpoints."""
         return [
             Route("/webchat/widget.js", self._widget_js, methods=["GET"]),
             Route("/webchat/demo", self._demo_page, methods=["GET"]),
@@ -103,6 +105,7 @@ class WebChatChannel:
             Route("/webchat/messages", self._route("message"), methods=["POST", "OPTIONS"]),
             Route("/webchat/events", self._route("events"), methods=["GET", "OPTIONS"]),
             Route("/webchat/link", self._route("link"), methods=["POST", "OPTIONS"]),
+            Route("/webchat/download", self._route("download"), methods=["POST", "OPTIONS"]),
         ]
 
     async def start(self, services: Services, state: Any = None) -> None:
@@ -121,6 +124,7 @@ class WebChatChannel:
             region=self._region,
         )
         self.sender = WebChatSender(self.store, self.hub)
+        self.downloads = Downloads(services.db, self._clock)
         self._http = WebChatHttp(
             services,
             self.store,
@@ -129,6 +133,7 @@ class WebChatChannel:
             starts=self._starts,
             pace=self._pace,
             linker=linker,
+            downloads=self.downloads,
             clock=self._clock,
             keepalive=self._keepalive,
             lifetime=self._lifetime,
@@ -145,9 +150,13 @@ class WebChatChannel:
             self._purging = None
 
     async def purge(self) -> int:
-        """Erase the chats idle longer than WEBCHAT_RETENTION_DAYS; return how many."""
-        if self.store is None:
+        """Erase the chats idle longer than WEBCHAT_RETENTION_DAYS; return how many.
+
+        Expired download tickets go too.
+        """
+        if self.store is None or self.downloads is None:
             return 0
+        await self.downloads.drop_expired()
         return await self.store.purge(idle_since=self._clock() - self._retention)
 
     async def _purge_forever(self) -> None:

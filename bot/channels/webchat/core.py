@@ -4,15 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from handlers.conversation.pipeline import Pipeline
+from handlers.conversation.pipeline import BeforeCommit, Pipeline
 from handlers.messages import InboundMessage, OutboundMessage
 
 __all__ = ["ask_core", "inbound_body", "reply_body"]
 
 
-async def ask_core(pipeline: Pipeline, message: InboundMessage) -> list[OutboundMessage]:
-    """Hand one visitor message to the inbound pipeline and return its replies."""
-    return await pipeline.handle(message)
+async def ask_core(
+    pipeline: Pipeline, message: InboundMessage, transcript: BeforeCommit
+) -> list[OutboundMessage]:
+    """Hand one visitor message to the inbound pipeline and return its replies.
+
+    `transcript` writes the chat's lines inside the pipeline's transaction.
+    """
+    return await pipeline.handle(message, before_commit=transcript)
 
 
 def inbound_body(text: str | None, payload: str | None) -> dict[str, Any]:

@@ -7,17 +7,20 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from bot.app import Services, build_pipeline
 from bot.channels.webchat.core import ask_core, inbound_body, reply_body
+from bot.channels.webchat.downloads import FILE_NAME, Downloads
 from bot.channels.webchat.events import event_stream, read_last_id
 from bot.channels.webchat.hub import Hub
 from bot.channels.webchat.identity import TOKEN_HEADER, new_token, read_client_id, token_hash
 from bot.channels.webchat.limits import ChatPace, OriginPolicy, StartsPerIp
 from bot.channels.webchat.link import Linker
 from bot.channels.webchat.store import ChatGone, ChatRef, WebChatStore
+from bot.channels.webchat.transcript import TranscriptWrite
 from bot.clock import Clock
 from bot.http_body import BodyError, read_body
 from handlers.messages import Channel, InboundMessage
@@ -61,6 +64,7 @@ class WebChatHttp:
         starts: StartsPerIp,
         pace: ChatPace,
         linker: Linker,
+        downloads: Downloads,
         clock: Clock,
         keepalive: float,
         lifetime: float,
@@ -69,7 +73,7 @@ class WebChatHttp:
         self._pipeline = build_pipeline(services, clock=clock)
         self._origins, self._starts, self._pace, self._clock = origins, starts, pace, clock
         self._keepalive, self._lifetime = keepalive, lifetime
-        self._linker = linker
+        self._linker, self._downloads = linker, downloads
 
     async def start(self, request: Request) -> Response:
         """POST /webchat/chats: give a new visitor a token (no patient until they write)."""
@@ -115,32 +119,34 @@ class WebChatHttp:
             payload=payload,
             delivery_id=f"{chat.id}:{client_id}",  # a retried POST is answered once
         )
-        replies = await ask_core(self._pipeline, inbound)
         said = inbound_body(text, payload)
+        transcript = TranscriptWrite(self._store, self._downloads, chat, client_id, said)
         try:
-            bodies = [reply_body(reply) for reply in replies]
-            lines = await self._store.record(chat, client_id, said, bodies)
+            replies = await ask_core(self._pipeline, inbound, transcript)
+            lines = transcript.lines()
+            if lines is None and replies:  # a stale button or an erasure: written on its own
+                bodies = [reply_body(reply) for reply in replies]
+                lines = await self._store.record(chat, client_id, said, bodies)
+        except IntegrityError:  # the chat was erased meanwhile, or the message is a retry
+            try:
+                await self._store.conflict(chat)
+            except ChatGone:
+                return _error(410, "this chat was erased; start a new one", origin)
+            lines = None
         except ChatGone:
             return _error(410, "this chat was erased; start a new one", origin)
-        if lines is None:
+        if not lines:  # a delivery seen before
             return _json({"duplicate": True}, origin)
         self._hub.publish(chat.id, lines)
         return _json({"id": lines[0].id, "replies": [line.id for line in lines[1:]]}, origin)
 
     async def link(self, request: Request) -> Response:
         """POST /webchat/link: `{"contact"}` sends a one-time code there; `{"code"}` links."""
-        admitted = await self._admit(request, with_chat=True)
-        if isinstance(admitted, Response):
-            return admitted
-        origin, raw, chat = admitted.origin, admitted.raw, admitted.require_chat()
-        if self._pace.take(chat.id) is not None:
-            return _error(429, "too many messages; wait a moment", origin, 1.0)
-        try:
-            body: Any = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
-            return _error(400, "the body is not JSON", origin)
-        contact = body.get("contact") if isinstance(body, dict) else None
-        code = body.get("code") if isinstance(body, dict) else None
+        paced = await self._paced_fields(request)
+        if isinstance(paced, Response):
+            return paced
+        origin, chat, body = paced
+        contact, code = body.get("contact"), body.get("code")
         if isinstance(code, str) and len(code) <= 12:
             problem = await self._linker.confirm(chat, code)
             if problem is not None:
@@ -154,6 +160,24 @@ class WebChatHttp:
         if not await self._linker.request(chat, urn):
             return _error(429, "too many codes asked for; try again in an hour", origin, 3600)
         return _json({"sent": "if the clinic knows this contact, a code is on its way"}, origin)
+
+    async def download(self, request: Request) -> Response:
+        """POST /webchat/download: `{"ticket"}` from a /mydata reply gives the data, once."""
+        paced = await self._paced_fields(request)
+        if isinstance(paced, Response):
+            return paced
+        origin, chat, body = paced
+        ticket = body.get("ticket")
+        data = await self._downloads.redeem(chat, ticket) if isinstance(ticket, str) else None
+        if data is None:
+            return _error(404, "this download was used or has expired; ask for it again", origin)
+        log.info("webchat: chat=%s data downloaded", chat.id)
+        headers = {
+            **_cors(origin),
+            "Cache-Control": "no-store",
+            "Content-Disposition": f'attachment; filename="{FILE_NAME}"',
+        }
+        return Response(data, media_type="application/json", headers=headers)
 
     async def events(self, request: Request) -> Response:
         """GET /webchat/events: the chat's transcript after Last-Event-ID, then live lines."""
@@ -217,6 +241,22 @@ class WebChatHttp:
         if chat is None:
             return _error(401, _NO_CHAT, origin)
         return _Admitted(origin, raw, chat)
+
+    async def _paced_fields(
+        self, request: Request
+    ) -> tuple[str | None, ChatRef, dict[str, Any]] | Response:
+        """Admit a POST with a chat, spend one of its messages, and read its JSON object."""
+        admitted = await self._admit(request, with_chat=True)
+        if isinstance(admitted, Response):
+            return admitted
+        origin, chat = admitted.origin, admitted.require_chat()
+        if self._pace.take(chat.id) is not None:
+            return _error(429, "too many messages; wait a moment", origin, 1.0)
+        try:
+            body: Any = json.loads(admitted.raw)
+        except (ValueError, UnicodeDecodeError):
+            return _error(400, "the body is not JSON", origin)
+        return origin, chat, body if isinstance(body, dict) else {}
 
     async def _chat(self, request: Request) -> ChatRef | None:
         hashed = token_hash(request.headers.get(TOKEN_HEADER, ""))

@@ -9,22 +9,22 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.channels.webchat.identity import SCHEME, urn_of
+from bot.channels.webchat.retention import purge_idle
 from bot.clock import Clock
 from bot.db.models import Address, Patient, WebChat, WebChatMessage
 from bot.db.session import Database
 from handlers.patients.merge import merge_patients
-from handlers.patients.privacy import forget
 
-__all__ = ["ChatGone", "ChatRef", "Line", "WebChatStore"]
+__all__ = ["ChatGone", "ChatRef", "Line", "WebChatStore", "Written"]
 
 log = logging.getLogger(__name__)
 
 REPLAY_LIMIT = 500  # lines sent on (re)connect; older ones stay in the database
-PURGE_BATCH = 200
 _CACHE = 20_000  # chats remembered, so a message costs no lookup
 # How often a chat's last activity is written: retention counts in days, so hourly is enough,
 # and most messages then cost the chat no UPDATE.
@@ -61,6 +61,17 @@ class Line:
         """Return what the browser gets for this line."""
         sender = "visitor" if self.direction == "in" else "clinic"
         return {"id": self.id, "from": sender, "client_id": self.client_id, **self.body}
+
+
+@dataclass(frozen=True)
+class Written:
+    """A transcript write inside an open transaction: its rows get their ids at the flush."""
+
+    chat: ChatRef
+    patient_id: int | None
+    active_at: datetime | None  # when the chat's last activity was written, if it was
+    rows: list[WebChatMessage]
+    bodies: list[dict[str, Any]]
 
 
 @dataclass
@@ -114,6 +125,51 @@ class WebChatStore:
         memo = self._chats.get(chat.token_hash)
         return memo is not None and client_id in memo.recent
 
+    async def write(
+        self,
+        session: AsyncSession,
+        chat: ChatRef,
+        patient_id: int | None,
+        client_id: str | None,
+        said: dict[str, Any],
+        replies: list[dict[str, Any]],
+    ) -> Written:
+        """Add the visitor's message and the replies to `session`'s transaction.
+
+        The pipeline calls this last in the message's own transaction (see transcript.py), so
+        a message costs one commit. The lines' ids exist once the transaction has flushed.
+        """
+        now = self._clock()
+        memo = self._chats.get(chat.token_hash) or self._remember(chat)
+        bodies = [said, *replies]
+        rows = [WebChatMessage(direction="in", client_id=client_id, body=_dump(said))]
+        rows += [WebChatMessage(direction="out", body=_dump(reply)) for reply in replies]
+        for row in rows:
+            row.chat_id, row.patient_id, row.created_at = chat.id, patient_id, now
+        session.add_all(rows)
+        stale = memo.active_at is None or now - memo.active_at >= ACTIVE_EVERY
+        if stale or patient_id != memo.patient_id:
+            await session.execute(
+                update(WebChat)
+                .where(WebChat.id == chat.id)
+                .values(last_active_at=now, patient_id=patient_id)
+            )
+        return Written(chat, patient_id, now if stale else None, rows, bodies)
+
+    def written(self, written: Written) -> list[Line]:
+        """Return the lines of a committed write, and remember the chat's patient and pace."""
+        memo = self._chats.get(written.chat.token_hash) or self._remember(written.chat)
+        memo.patient_id = written.patient_id
+        if written.active_at is not None:
+            memo.active_at = written.active_at
+        said = written.rows[0]
+        if said.client_id is not None:
+            memo.recent.append(said.client_id)
+        return [
+            Line(row.id, row.direction, body, row.client_id)
+            for row, body in zip(written.rows, written.bodies, strict=True)
+        ]
+
     async def record(
         self,
         chat: ChatRef,
@@ -121,11 +177,11 @@ class WebChatStore:
         said: dict[str, Any],
         replies: list[dict[str, Any]],
     ) -> list[Line] | None:
-        """Store the visitor's message and the replies in one transaction; None if a retry.
+        """Store a message and replies the pipeline did not write; None if a retry.
 
+        For replies given outside the pipeline's transaction (a stale button, an erasure).
         Raise ChatGone when the chat was erased meanwhile.
         """
-        now = self._clock()
         memo = self._chats.get(chat.token_hash) or self._remember(chat)
         try:
             async with self._db.session() as session, session.begin():
@@ -134,29 +190,17 @@ class WebChatStore:
                     patient_id = await session.scalar(
                         select(Address.patient_id).where(Address.urn == chat.urn)
                     )
-                rows = [WebChatMessage(direction="in", client_id=client_id, body=_dump(said))]
-                rows += [WebChatMessage(direction="out", body=_dump(reply)) for reply in replies]
-                for row in rows:
-                    row.chat_id, row.patient_id, row.created_at = chat.id, patient_id, now
-                session.add_all(rows)
-                stale = memo.active_at is None or now - memo.active_at >= ACTIVE_EVERY
-                if stale or patient_id != memo.patient_id:
-                    await session.execute(
-                        update(WebChat)
-                        .where(WebChat.id == chat.id)
-                        .values(last_active_at=now, patient_id=patient_id)
-                    )
-                    memo.active_at = now
-                await session.flush()
+                written = await self.write(session, chat, patient_id, client_id, said, replies)
         except IntegrityError:
-            self._chats.pop(chat.token_hash, None)  # read it all again next time
-            if await self._exists(chat):
-                return None  # the same client id twice: a retried POST
+            await self.conflict(chat)
+            return None
+        return self.written(written)
+
+    async def conflict(self, chat: ChatRef) -> None:
+        """Explain an IntegrityError on a write: a retried message (return) or ChatGone."""
+        self._chats.pop(chat.token_hash, None)  # read it all again next time
+        if not await self._exists(chat):
             raise ChatGone from None
-        memo.patient_id = patient_id
-        if client_id is not None:
-            memo.recent.append(client_id)
-        return [Line(row.id, row.direction, json.loads(row.body), row.client_id) for row in rows]
 
     async def deliver(self, urn: str, reply: dict[str, Any]) -> tuple[int, Line] | None:
         """Append a message from the clinic (staff, tips) to the chat at `urn`, if it exists."""
@@ -239,48 +283,11 @@ class WebChatStore:
         return [Line(r.id, r.direction, json.loads(r.body), r.client_id) for r in reversed(rows)]
 
     async def purge(self, *, idle_since: datetime) -> int:
-        """Erase chats idle since before `idle_since`; return how many.
-
-        An anonymous visitor (no address but this chat's) is erased whole, as a "forget"
-        would; a visitor linked to a patient loses the chat and its address, not the record.
-        """
-        now = self._clock()
-        purged = 0
-        while True:
-            async with self._db.session() as session, session.begin():
-                chats = (
-                    await session.execute(
-                        select(WebChat.id, WebChat.token_hash, WebChat.patient_id)
-                        .where(WebChat.last_active_at < idle_since)
-                        .limit(PURGE_BATCH)
-                    )
-                ).all()
-                for chat in chats:
-                    await self._purge_one(session, chat.id, chat.token_hash, chat.patient_id, now)
-                    self._chats.pop(chat.token_hash, None)
-            purged += len(chats)
-            if len(chats) < PURGE_BATCH:
-                break
-        if purged:
-            log.info("webchat: %s idle chats purged", purged)
-        return purged
-
-    async def _purge_one(
-        self, session: Any, chat_id: int, hashed: str, patient_id: int | None, now: datetime
-    ) -> None:
-        urn = urn_of(hashed)
-        if patient_id is not None:
-            others = await session.scalar(
-                select(func.count())
-                .select_from(Address)
-                .where(Address.patient_id == patient_id, Address.urn != urn)
-            )
-            if not others:
-                await forget(session, patient_id, actor="webchat:retention", now=now)
-                return
-        await session.execute(delete(WebChatMessage).where(WebChatMessage.chat_id == chat_id))
-        await session.execute(delete(WebChat).where(WebChat.id == chat_id))
-        await session.execute(delete(Address).where(Address.urn == urn))
+        """Erase chats idle since before `idle_since`; return how many (see retention.py)."""
+        hashes = await purge_idle(self._db, idle_since=idle_since, now=self._clock())
+        for hashed in hashes:
+            self._chats.pop(hashed, None)
+        return len(hashes)
 
     async def _exists(self, chat: ChatRef) -> bool:
         async with self._db.session() as session:

@@ -50,6 +50,8 @@
     .urgent .flag { display: block; font-weight: 700; color: #8f0019; margin-bottom: 4px; }
     .options { display: flex; flex-wrap: wrap; gap: 6px; margin-top: 8px; }
     .options button { border: 2px solid #0b5c4b; border-radius: 999px; background: #fff; color: #0b5c4b; padding: 4px 12px; }
+    button.download { display: block; margin-top: 8px; border: 2px solid #0b5c4b; border-radius: 6px; background: #0b5c4b; color: #fff; padding: 6px 12px; }
+    button.download:disabled { background: #fff; color: #3d4b47; border-color: #6b7a76; }
     .status { margin: 0; padding: 0 12px; min-height: 1.2em; font-size: .9rem; color: #8f0019; }
     form { display: flex; gap: 8px; padding: 10px 12px; border-top: 1px solid #c4c4c4; }
     input { flex: 1; min-width: 0; font: inherit; padding: 8px 10px; border: 2px solid #6b6b6b; border-radius: 8px; }
@@ -388,7 +390,35 @@
         }
         node.append(group);
       }
+      if (line.download && typeof line.download.ticket === "string") node.append(this.downloadButton(line.download));
       return node;
+    }
+
+    /* A copy of the visitor's data: a one-time ticket, redeemed with the chat's token. */
+    downloadButton(download) {
+      const name = String(download.name || "my-data.json");
+      const button = make("button", { type: "button", className: "download", text: `Download ${name}` });
+      const expired = () => Date.parse(download.expires_at) <= Date.now();
+      const spent = (text) => { button.disabled = true; button.textContent = text; };
+      if (expired()) spent("Download expired: ask for /mydata again");
+      button.addEventListener("click", async () => {
+        if (expired()) { spent("Download expired: ask for /mydata again"); return; }
+        let response;
+        try {
+          response = await this.api("download", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ ticket: download.ticket }) });
+        } catch { this.say("Connection lost; try again."); return; }
+        if (!response.ok) { this.say(await this.problem(response)); spent("Download no longer available"); return; }
+        const url = URL.createObjectURL(await response.blob());
+        const save = make("a", { href: url, download: name });
+        save.hidden = true;
+        this.shadowRoot.append(save);
+        save.click();
+        save.remove();
+        setTimeout(() => URL.revokeObjectURL(url), 10000);
+        spent(`Downloaded ${name}`);
+        this.say(`${name} downloaded.`);
+      });
+      return button;
     }
   }
 
