@@ -159,7 +159,7 @@ async def import_under_webhooks(folder: Path, rows: int) -> LoadFigures:
             stdout, stderr = await finished
             seconds = time.perf_counter() - began
     finally:
-        await channel.close()
+        await channel.stop()
         await services.close()
     try:
         inbound = await _count(database, MessageLog.id, MessageLog.direction == "in")

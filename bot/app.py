@@ -23,11 +23,16 @@ __all__ = ["Services", "build_pipeline", "load_answerer", "open_services"]
 
 @dataclass
 class Services:
-    """What a running clinicbot holds: the database and the conversation core."""
+    """What a running clinicbot holds: the database, the conversation core, the one pipeline.
+
+    Every channel hands its messages to `pipeline`, built once here, so what the clinic is
+    waiting for, intents and the staff group's erasure hook are the same on every channel.
+    """
 
     settings: Settings
     db: Database
     conversation: Conversation
+    pipeline: Pipeline
 
     async def close(self) -> None:
         """Release the database connections."""
@@ -43,25 +48,23 @@ class Services:
         )
 
 
-def build_pipeline(
-    services: Services,
-    *,
-    clock: Clock = utc_now,
-    quiet: QuietHours | None = None,
-    secret: str | None = None,
-) -> Pipeline:
-    """Return the inbound pipeline a channel hands its messages to."""
-    settings, conversation = services.settings, services.conversation
+def build_pipeline(settings: Settings, db: Database, conversation: Conversation) -> Pipeline:
+    """Return the inbound pipeline every channel hands its messages to.
+
+    Quiet hours are the clinic's (QUIET_HOURS_*); erase buttons are signed with the Telegram
+    bot's token when there is one, else with a key of this process.
+    """
     content = conversation.answerer.content
     zone = clinic_zone_name(content.clinic, settings.clinic_timezone)
+    token = settings.telegram_bot_token
     return Pipeline(
-        services.db,
+        db,
         conversation,
         onboarding=Onboarding(content, zone, settings.default_region),
-        clock=clock,
+        clock=conversation.clock,
         clinic_zone=zone,
-        quiet=quiet,
-        secret=secret,
+        quiet=QuietHours(settings.quiet_hours_start, settings.quiet_hours_end),
+        secret=token.get_secret_value() if token else None,
     )
 
 
@@ -94,4 +97,4 @@ async def open_services(
         alerts=alerts or LogAlerts(),
         store_bodies=settings.store_message_bodies,
     )
-    return Services(settings, db, conversation)
+    return Services(settings, db, conversation, build_pipeline(settings, db, conversation))

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 import click
 
-from bot.app import build_pipeline, load_answerer, open_services
+from bot.app import load_answerer, open_services
 from bot.channels.terminal import TerminalChat
 from bot.cli_broadcasts import broadcast as broadcast_command
 from bot.cli_broadcasts import broadcasts as broadcasts_command
@@ -69,8 +69,7 @@ def chat(ctx: click.Context, who: str) -> None:
     async def talk() -> None:
         services = await open_services(settings)
         try:
-            pipeline = build_pipeline(services)
-            await TerminalChat(pipeline, clock=utc_now, address=f"cli:{who}").run()
+            await TerminalChat(services.pipeline, clock=utc_now, address=f"cli:{who}").run()
         finally:
             await services.close()
 

@@ -15,14 +15,13 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.app import Services, open_services
-from bot.channels.sms.channel import SmsChannel
-from bot.channels.telegram import TelegramOptions, telegram_routes, telegram_running
+from bot.channel_registry import configured_channels
+from bot.channels.telegram import TelegramOptions
 from bot.channels.webchat import WebChatChannel
 from bot.clock import Clock, utc_now
 from bot.console.auth import SessionPolicy
 from bot.console.headers import ConsoleHeaders
 from bot.console.routes import console_routes, install_console
-from bot.console.state import link_base
 from bot.errors import ClinicbotError
 from bot.health import Health, Readiness, sqlite_directory
 from bot.settings import Settings
@@ -84,10 +83,8 @@ def create_app(
     clock: Clock | None = None,
 ) -> Starlette:
     """Build the web app; its lifespan opens and closes the services and channels."""
-    # SMS settings are checked here, so a bad one stops start-up with one line.
-    sms = SmsChannel(settings) if settings.has_twilio else None
-    if webchat is None and settings.webchat_enabled:
-        webchat = WebChatChannel(settings)
+    # Channel settings are checked here, so a bad one stops start-up with one line.
+    channels = configured_channels(settings, telegram=telegram, webchat=webchat)
 
     failures: list[ClinicbotError] = []  # what stopped start-up, for one line and exit code
 
@@ -105,25 +102,13 @@ def create_app(
         app.state.health = Health(services.db, data_dir, clock=services.conversation.clock)
         app.state.readiness = Readiness(services.db)
         await _bootstrap_staff(services, settings)
-        if sms is not None:
-            await sms.start(services)  # the Twilio client binds to this running loop
-            app.state.sms = sms
-        if webchat is not None:
-            await webchat.start(services, app.state)
-            app.state.webchat = webchat
-        log.info("clinicbot ready on %s:%s", settings.host, settings.port)
         try:
-            # Telegram starts after the services and stops before they close; the scheduler
-            # starts once the channels exist and stops first.
-            async with (
-                telegram_running(settings, services, app.state, telegram),
-                scheduler_running(settings, services, app.state),
-            ):
-                if app.state.telegram is not None:  # where /console's sign-in links point
-                    bot_data = app.state.telegram.application.bot_data
-                    bot_data["clinicbot.console_url"] = link_base(
-                        settings.public_url, settings.host, settings.port
-                    )
+            # The channels start after the services (their clients bind to this running loop)
+            # and stop before they close; the scheduler starts once they exist and stops first.
+            await channels.start(services, app.state)
+            log.info("clinicbot ready on %s:%s", settings.host, settings.port)
+            senders = channels.outbox_senders()
+            async with scheduler_running(settings, services, app.state, senders):
                 app.state.readiness.open()
                 yield
                 app.state.readiness.drain()  # the load balancer stops sending first
@@ -131,10 +116,7 @@ def create_app(
             failures.append(exc)
             raise
         finally:
-            if webchat is not None:
-                await webchat.close()
-            if sms is not None:
-                await sms.close()
+            await channels.stop()
             await services.close()
             log.info("clinicbot stopped")
 
@@ -157,9 +139,7 @@ def create_app(
         )
 
     routes: list[BaseRoute] = [Route("/healthz", healthz), Route("/readyz", readyz)]
-    routes += sms.routes() if sms else []
-    routes += telegram_routes(settings)
-    routes += webchat.routes() if webchat else []
+    routes += channels.routes()
     routes += console_routes()
     middleware = [
         Middleware(_StartupErrors, failures=failures),

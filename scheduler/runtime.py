@@ -96,19 +96,16 @@ def build_scheduler(
 
 @asynccontextmanager
 async def scheduler_running(
-    settings: Settings, services: Services, state: Any
+    settings: Settings,
+    services: Services,
+    state: Any,
+    senders: Mapping[str, ChannelSender],
 ) -> AsyncIterator[None]:
-    """Run the scheduler for the app's lifetime over whichever channels are configured."""
-    senders: dict[str, ChannelSender] = {}
-    telegram = getattr(state, "telegram", None)
-    if telegram is not None:
-        senders["telegram"] = telegram.sender()
-    sms = getattr(state, "sms", None)
-    if sms is not None and sms.sender is not None:
-        senders["tel"] = sms.sender
-    webchat = getattr(state, "webchat", None)
-    if webchat is not None and getattr(webchat, "sender", None) is not None:
-        senders["web"] = webchat.sender  # staff answers and automated messages to the widget
+    """Run the scheduler for the app's lifetime over the configured channels' senders.
+
+    `senders` are the channels' outbox senders by address scheme (the app's registry gives
+    them); the running scheduler is published as `state.scheduler`.
+    """
     state.scheduler = None
     if not settings.scheduler_enabled or not senders:
         yield

@@ -50,7 +50,7 @@ async def running_sms_app(
     try:
         yield Starlette(routes=channel.routes()), services
     finally:
-        await channel.close()
+        await channel.stop()
         await services.close()
 
 

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
 from twilio.http import AsyncHttpClient
 from twilio.http.response import Response
 
-from bot.channels.telegram.staff_group import ReplySender, connect_staff_group
+from bot.channels.base import ChannelSender
+from bot.channels.telegram.staff_group import connect_staff_group
 from bot.db.models import StaffRole
 from bot.db.session import Database
 from handlers.conversation.answer import Answerer
@@ -89,7 +90,7 @@ async def staff_harness(
     detail: AlertDetail = AlertDetail.MINIMAL,
     conversation: Conversation | None = None,
     alerts: StaffAlerts | None = None,
-    sms: ReplySender | None = None,
+    replies: Mapping[str, ChannelSender] | None = None,
 ) -> AsyncIterator[tuple[Harness, StaffAlerts]]:
     """The real PTB stack over the fake Bot API, with the staff group connected."""
     alerts = alerts or StaffAlerts(detail=detail, clock=clock)
@@ -98,7 +99,12 @@ async def staff_harness(
         harness.deps = dataclasses.replace(harness.deps, conversation=chosen)
         harness.deps.install(harness.app.bot_data)
         connect_staff_group(
-            harness.app, harness.deps, chat_id=STAFF_CHAT, alerts=alerts, ready=None, sms=sms
+            harness.app,
+            harness.deps,
+            chat_id=STAFF_CHAT,
+            alerts=alerts,
+            ready=None,
+            replies=replies,
         )
         await make_staff(db, clock)
         yield harness, alerts

@@ -68,7 +68,7 @@ async def running_app(
     options = TelegramOptions(
         request=api, clock=clock, sleep=monotonic.sleep, rate_limiter=limiter
     )
-    app = create_app(settings, telegram=options)
+    app = create_app(settings, telegram=options, clock=clock)
     async with app.router.lifespan_context(app):
         await asyncio.wait_for(app.state.telegram.ready.wait(), timeout=30)
         transport = httpx.ASGITransport(app=app)  # app exceptions propagate into the test

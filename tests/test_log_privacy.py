@@ -142,7 +142,8 @@ async def test_a_flow_on_both_channels_logs_no_numbers_bodies_or_tokens(
         services = app.state.services
         twilio = TwilioAccepts()
         rest = TwilioRest(Client(ACCOUNT_SID, TWILIO_TOKEN, http_client=twilio), twilio)  # type: ignore[arg-type]
-        sms_sender = SmsSender(rest, services.conversation.answerer.content, app.state.sms.config)
+        config = app.state.channels.get("tel").config
+        sms_sender = SmsSender(rest, services.conversation.answerer.content, config)
         senders: dict[str, ChannelSender] = {
             "telegram": app.state.telegram.sender(),
             "tel": sms_sender,

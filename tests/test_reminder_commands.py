@@ -70,3 +70,21 @@ def test_questions_and_other_messages_are_not_commands(text: str) -> None:
 def test_refusals_say_why(text: str, reason: str) -> None:
     with pytest.raises(ReminderCommandError, match=reason):
         parse_tips_command(text, QUIET)
+
+
+@pytest.mark.parametrize(
+    ("text", "outcome"),
+    [
+        ("TIP:0", None),  # a fuzzed Telegram message that crashed the handler (IndexError)
+        ("TIPS:18:00", None),
+        ("tips:zone:America/Chicago", "zone"),
+        ("TIPS ZONE", None),
+    ],
+)
+def test_words_joined_by_punctuation_never_crash(text: str, outcome: str | None) -> None:
+    """Folding splits "TIP:0" into two words while the raw text has one part."""
+    if outcome is None:
+        assert parse_tips_command(text, QUIET) is None
+    else:
+        with pytest.raises(ReminderCommandError, match=outcome):
+            parse_tips_command(text, QUIET)

@@ -31,11 +31,10 @@ async def test_the_scheduler_runs_only_when_enabled_and_a_channel_exists(
         database_url=f"sqlite:///{tmp_path / 'x.db'}", scheduler_enabled=enabled
     )
     services = await open_services(settings)
-    state = SimpleNamespace(
-        telegram=None, sms=SimpleNamespace(sender=NullSender()) if with_channel else None
-    )
+    state = SimpleNamespace()
+    senders = {"tel": NullSender()} if with_channel else {}
     try:
-        async with scheduler_running(settings, services, state):
+        async with scheduler_running(settings, services, state, senders):
             assert isinstance(state.scheduler, Scheduler) is runs
             if runs:
                 report = await state.scheduler.tick()

@@ -18,7 +18,7 @@ from bot.app import Services, open_services
 from bot.channels.sms.channel import SmsChannel
 from bot.channels.sms.client import TwilioRest
 from bot.channels.sms.config import SmsConfig
-from bot.channels.sms.sender import SmsSender
+from bot.channels.sms.sender import SmsReply, SmsSender
 from bot.db.models import Appointment, AuditEntry, Patient, Ticket, TicketPost, TicketStatus
 from bot.db.session import Database
 from handlers.conversation.answer import Answerer
@@ -176,7 +176,7 @@ async def sms_app(database_url: str, clock: FakeClock) -> AsyncIterator[SmsRig]:
         async with httpx.AsyncClient(transport=transport, base_url="http://10.0.0.5") as client:
             yield client, services, alerts, twilio, sender
     finally:
-        await channel.close()
+        await channel.stop()
         await services.close()
 
 
@@ -199,7 +199,12 @@ async def test_an_sms_patient_is_handed_to_staff_and_back(
     clock.now = clock.now.replace(hour=OPEN_HOURS)
     conversation = services.conversation
     async with staff_harness(
-        services.db, answerer, clock, conversation=conversation, alerts=alerts, sms=sender
+        services.db,
+        answerer,
+        clock,
+        conversation=conversation,
+        alerts=alerts,
+        replies={"tel": SmsReply(sender)},
     ) as (harness, _):
         replies = await _text(client, "HUMAN")
         assert any("Our team will answer you here by text" in reply for reply in replies)

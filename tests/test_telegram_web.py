@@ -55,7 +55,7 @@ async def webhook_client(
         public_url="https://clinic.example/",
         telegram_webhook_secret=SECRET,
     )
-    app = create_app(settings, telegram=_options(api, clock))
+    app = create_app(settings, telegram=_options(api, clock), clock=clock)
     async with app.router.lifespan_context(app):
         await _started(app)
         transport = httpx.ASGITransport(app=app)
@@ -109,7 +109,7 @@ async def test_polling_without_a_public_url(
         telegram_base_url=BASE_URL,
     )
     api.updates.append(payload("private_text"))
-    app = create_app(settings, telegram=_options(api, clock))
+    app = create_app(settings, telegram=_options(api, clock), clock=clock)
     async with app.router.lifespan_context(app):
         await _started(app)
         await asyncio.wait_for(api.replied.wait(), timeout=30)
@@ -132,7 +132,7 @@ async def test_an_unreachable_telegram_does_not_block_start_up(
         telegram_bot_token=TOKEN,
         telegram_base_url=BASE_URL,
     )
-    app = create_app(settings, telegram=_options(api, clock))
+    app = create_app(settings, telegram=_options(api, clock), clock=clock)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://x") as client:
@@ -156,7 +156,7 @@ async def test_a_red_flag_raised_while_telegram_connects_reaches_staff_once_it_d
         telegram_base_url=BASE_URL,
         staff_chat_id=STAFF_CHAT,
     )
-    app = create_app(settings, telegram=replace(_options(api, clock), sleep=held))
+    app = create_app(settings, telegram=replace(_options(api, clock), sleep=held), clock=clock)
     async with app.router.lifespan_context(app):
         services = app.state.services
         async with services.db.session() as session, session.begin():

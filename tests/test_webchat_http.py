@@ -54,7 +54,7 @@ def webchat_settings(folder: Path, **extra: Any) -> Settings:
 def webchat_app(settings: Settings, **options: Any) -> tuple[Starlette, WebChatChannel]:
     """Build the real app (bot.web) around a web chat channel built with `options`."""
     channel = WebChatChannel(settings, **options)
-    return create_app(settings, webchat=channel), channel
+    return create_app(settings, webchat=channel, clock=options.get("clock")), channel
 
 
 @asynccontextmanager

@@ -10,9 +10,7 @@ import logging
 from typing import Any
 
 from bot.app import Services
-from bot.channels.base import SendOutcome
 from handlers.delivery.sending import Checked, Transport
-from handlers.messages import OutboundMessage
 from handlers.staff.commands import run_staff_command
 from handlers.staff.ticket_answers import answer_ticket
 
@@ -21,26 +19,10 @@ __all__ = ["close_and_tell", "patient_senders", "reply_to_ticket"]
 log = logging.getLogger(__name__)
 
 
-class _AsReply:
-    """SMS answers go as replies (the patient wrote to us): no quiet hours, as in the group."""
-
-    def __init__(self, sender: Any) -> None:
-        self._sender = sender
-
-    async def send(self, urn: str, message: OutboundMessage) -> SendOutcome:
-        outcome: SendOutcome = await self._sender.send(urn, message, reply=True)
-        return outcome
-
-
 def patient_senders(state: Any, services: Services) -> dict[str, Transport]:
     """Return checked senders by address scheme for the channels this process runs."""
-    transports: dict[str, Transport] = {}
-    telegram = getattr(state, "telegram", None)
-    if telegram is not None:
-        transports["telegram"] = telegram.sender()
-    sms = getattr(state, "sms", None)
-    if sms is not None and sms.sender is not None:
-        transports["tel"] = _AsReply(sms.sender)
+    channels = getattr(state, "channels", None)  # the app's registry (bot.channel_registry)
+    transports: dict[str, Transport] = dict(channels.reply_senders()) if channels else {}
     clock, bodies = services.conversation.clock, services.settings.store_message_bodies
     return {
         scheme: Checked(transport, services.db, clock=clock, store_bodies=bodies)

@@ -9,7 +9,6 @@ from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from bot.channels.telegram.staff_group import erase_ticket_posts
 from bot.console.auth import SignedIn
 from bot.console.charts import line_chart
 from bot.console.guard import admin_only, staff_only
@@ -147,18 +146,9 @@ async def patient_erase(request: Request, who: SignedIn) -> Response:
         posts = await ticket_posts_of(session, patient_id)  # read before their rows go
         removed = await forget(session, patient_id, actor=who.actor, now=console.now(request))
     log.info("console: patient %s erased (%s rows)", patient_id, removed)
-    telegram = getattr(request.app.state, "telegram", None)
-    if posts and telegram is not None:
+    eraser = services.pipeline.post_eraser  # set by the staff group's channel, if it runs
+    if posts and eraser is not None:
         # The staff group's posts carry the patient's words: removed as the patient's /forget
         # removes them, in the background (the group takes about a message a second).
-        erase = erase_ticket_posts(
-            telegram.application.bot,
-            services.conversation.answerer.content,
-            posts,
-            alerts=services.conversation.alerts,
-        )
-        if telegram.application.running:
-            telegram.application.create_task(erase, name="erase-ticket-posts")
-        else:
-            await erase
+        await eraser(posts)
     return RedirectResponse("/console/patients?erased=1", status_code=303)

@@ -99,12 +99,15 @@ def parse_tips_command(text: str, quiet: QuietHours) -> ReminderChange | None:
     words = fold(raw).split()
     if not words or words[0] not in KEYWORDS:
         return None
-    rest = raw.split(None, 1)[1].strip() if len(words) > 1 else ""
+    # The words are folded ("TIP:0" is two of them); the raw parts keep a zone's case, and
+    # may be fewer than the words.
+    parts = raw.split(None, 2)
+    rest = raw.split(None, 1)[1].strip() if len(parts) > 1 else ""
     args = words[1:]
     if not args:
         return ReminderChange()
     if args[0] in ("zone", "zona") and len(args) > 1:
-        zone = known_zone(rest.split(None, 1)[1])
+        zone = known_zone(parts[2]) if len(parts) > 2 else None
         if zone is None:
             raise ReminderCommandError("zone")
         return ReminderChange(zone=zone)

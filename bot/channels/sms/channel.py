@@ -6,20 +6,24 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from bot.app import Services, build_pipeline
+from bot.app import Services
 from bot.channels.sms.client import TwilioRest, open_rest
 from bot.channels.sms.config import INBOUND_PATH, STATUS_PATH, SmsConfig
-from bot.channels.sms.sender import SmsSender
+from bot.channels.sms.sender import SmsReply, SmsSender
 from bot.channels.sms.webhook import SmsWebhooks
 from bot.clock import Clock, utc_now
 from bot.settings import Settings
-from handlers.time.quiet_hours import QuietHours
+from handlers.channels import CHANNELS, ChannelFacts
+from handlers.delivery.transport import ChannelSender
+from handlers.messages import Channel
 
 __all__ = ["SmsChannel"]
 
 
 class SmsChannel:
     """Twilio SMS for one app: validated at build time, started and closed by the lifespan."""
+
+    facts: ChannelFacts = CHANNELS[Channel.SMS]
 
     def __init__(self, settings: Settings, *, clock: Clock = utc_now) -> None:
         self.config = SmsConfig.from_settings(settings)  # ConfigError before serving
@@ -35,18 +39,26 @@ class SmsChannel:
             Route(STATUS_PATH, self._status, methods=["POST"]),
         ]
 
-    async def start(self, services: Services) -> None:
+    async def start(self, services: Services, state: object = None) -> None:
         """Open the Twilio client inside the running loop and build the handlers."""
         content = services.conversation.answerer.content
         self._rest = open_rest(
             self.config.account_sid, self.config.auth_token, self.config.api_base_url
         )
         self.sender = SmsSender(self._rest, content, self.config)
-        quiet = QuietHours(self.config.quiet_start, self.config.quiet_end)
-        pipeline = build_pipeline(services, clock=self._clock, quiet=quiet)
-        self._webhooks = SmsWebhooks(self.config, pipeline, services.db, clock=self._clock)
+        self._webhooks = SmsWebhooks(
+            self.config, services.pipeline, services.db, clock=self._clock
+        )
 
-    async def close(self) -> None:
+    def outbox_sender(self) -> ChannelSender | None:
+        """Return the outbox's sender: automated texts, with the opt-out line."""
+        return self.sender
+
+    def reply_sender(self) -> ChannelSender | None:
+        """Return the sender for someone waiting (a staff answer, a link code): a reply."""
+        return SmsReply(self.sender) if self.sender is not None else None
+
+    async def stop(self) -> None:
         """Close the Twilio HTTP session."""
         if self._rest is not None:
             await self._rest.close()

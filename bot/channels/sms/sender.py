@@ -23,7 +23,7 @@ from handlers.conversation.sms_keywords import fit_automated
 from handlers.messages import OutboundMessage
 from handlers.phone import InvalidPhoneNumberError, phone_of
 
-__all__ = ["RATE_LIMITED", "SmsSender"]
+__all__ = ["RATE_LIMITED", "SmsReply", "SmsSender"]
 
 log = logging.getLogger(__name__)
 
@@ -107,3 +107,14 @@ def _mapped(code: int | None, status: int, retry_after: float | None) -> SendOut
         # The message may exist already: let the outbox decide, never re-POST here.
         return SendOutcome(SendStatus.RETRY, error=str(code or status))
     return SendOutcome(SendStatus.FAILED, error=str(code or status))
+
+
+class SmsReply:
+    """Send SMS as replies (a staff answer, a link code): plain text, no opt-out footer."""
+
+    def __init__(self, sender: SmsSender) -> None:
+        self._sender = sender
+
+    async def send(self, urn: str, message: OutboundMessage) -> SendOutcome:
+        """Post one reply SMS."""
+        return await self._sender.send(urn, message, reply=True)

@@ -8,6 +8,6 @@ import os
 # does not warn on every flood-control error; our code reads either form.
 os.environ.setdefault("PTB_TIMEDELTA", "1")
 
-from bot.channels.telegram.web import TelegramOptions, telegram_routes, telegram_running
+from bot.channels.telegram.web import TelegramChannel, TelegramOptions
 
-__all__ = ["TelegramOptions", "telegram_routes", "telegram_running"]
+__all__ = ["TelegramChannel", "TelegramOptions"]

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -17,8 +17,8 @@ from telegram import ReplyParameters, Update, User
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import ApplicationHandlerStop, TypeHandler
 
-from bot.channels.base import ChannelSender, SendOutcome, SendStatus
-from bot.channels.telegram.deps import Context, Deps, deps
+from bot.channels.base import ChannelSender, SendStatus
+from bot.channels.telegram.deps import CHANNEL, Context, Deps, deps
 from bot.channels.telegram.edges import first_time
 from bot.channels.telegram.render import MAX_CHARS
 from bot.channels.telegram.sender import TelegramSender
@@ -26,8 +26,8 @@ from bot.db.models import Ticket, TicketPost
 from bot.db.session import Database
 from bot.settings import Settings
 from content.store import ContentStore
+from handlers.channels import CHANNELS
 from handlers.delivery.sending import Checked
-from handlers.messages import OutboundMessage
 from handlers.staff.alerts import StaffAlerts
 from handlers.staff.commands import (
     COMMANDS,
@@ -45,7 +45,6 @@ if TYPE_CHECKING:
     from bot.channels.telegram.web import TelegramRuntime
 
 __all__ = [
-    "ReplySender",
     "StaffGroup",
     "TelegramStaffPoster",
     "confirm_rules",
@@ -97,24 +96,6 @@ async def erase_ticket_posts(
             log.warning("erasure: a ticket post stays: %s", type(error).__name__)
     log.info("erasure: ticket posts deleted=%s redacted=%s left=%s", deleted, redacted, left)
     return deleted, redacted, left
-
-
-class ReplySender(Protocol):
-    """A sender that can answer a patient outside the automated path (the SMS sender)."""
-
-    async def send(
-        self, urn: str, message: OutboundMessage, *, reply: bool = False
-    ) -> SendOutcome: ...
-
-
-class _AsReply:
-    """Send staff answers by SMS as replies: the patient wrote to us, so no quiet hours."""
-
-    def __init__(self, sender: ReplySender) -> None:
-        self._sender = sender
-
-    async def send(self, urn: str, message: OutboundMessage) -> SendOutcome:
-        return await self._sender.send(urn, message, reply=True)
 
 
 class TelegramStaffPoster:
@@ -263,20 +244,23 @@ def connect_staff_group(
     chat_id: int,
     alerts: object,
     ready: asyncio.Event | None,
-    sms: ReplySender | None = None,
+    replies: Mapping[str, ChannelSender] | None = None,
     confirm_rules: Sequence[str] = ("before_48h",),
 ) -> StaffGroup:
     """Install the staff group's handler, its patient senders, and the alerts' poster."""
     poster = TelegramStaffPoster(application.bot, d.db, chat_id, ready)
     # Staff answers are direct sends: the core checks and records them (handlers.delivery.sending).
+    # Telegram's own answers go unpaced; the other channels' through their reply senders.
     bodies = d.conversation.store_bodies
+    own = CHANNELS[CHANNEL].scheme
     senders: dict[str, ChannelSender] = {
-        "telegram": Checked(
-            TelegramSender(application.bot), d.db, clock=d.clock, store_bodies=bodies
-        )
+        scheme: Checked(sender, d.db, clock=d.clock, store_bodies=bodies)
+        for scheme, sender in (replies or {}).items()
+        if scheme != own
     }
-    if sms is not None:
-        senders["tel"] = Checked(_AsReply(sms), d.db, clock=d.clock, store_bodies=bodies)
+    senders[own] = Checked(
+        TelegramSender(application.bot), d.db, clock=d.clock, store_bodies=bodies
+    )
     group = StaffGroup(chat_id, poster, senders, tuple(confirm_rules))
     group.install(application.bot_data)
     # Before the gate (group -1), which keeps groups quiet; this handler dedupes itself.
@@ -292,16 +276,16 @@ def confirm_rules(settings: Settings) -> tuple[str, ...]:
 
 
 def start_staff_group(runtime: TelegramRuntime, settings: Settings, state: Any) -> None:
-    """Connect the staff group when STAFF_CHAT_ID is set (SMS answers use the SMS channel)."""
+    """Connect the staff group when STAFF_CHAT_ID is set (answers go out on each channel)."""
     if settings.staff_chat_id is None:
         return
-    sms = getattr(state, "sms", None)
+    channels = getattr(state, "channels", None)  # the app's registry (bot.channel_registry)
     connect_staff_group(
         runtime.application,
         runtime.deps,
         chat_id=settings.staff_chat_id,
         alerts=runtime.deps.conversation.alerts,
         ready=runtime.ready,
-        sms=sms.sender if sms is not None else None,
+        replies=channels.reply_senders() if channels is not None else None,
         confirm_rules=confirm_rules(settings),
     )

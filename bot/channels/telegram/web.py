@@ -6,8 +6,8 @@ import asyncio
 import hmac
 import json
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager, suppress
+from collections.abc import Awaitable, Callable
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,19 +27,19 @@ from bot.channels.telegram.ratelimit import ClinicRateLimiter
 from bot.channels.telegram.sender import TelegramSender
 from bot.channels.telegram.staff_group import start_staff_group
 from bot.clock import Clock, utc_now
+from bot.console.state import link_base
 from bot.http_body import BodyError, read_body
 from bot.settings import Settings
-from handlers.conversation.onboarding import Onboarding
-from handlers.messages import OutboundMessage
+from handlers.channels import CHANNELS, ChannelFacts
+from handlers.messages import Channel, OutboundMessage
 from handlers.staff.alerts import StaffAlerts
-from handlers.time.clinic_zone import clinic_zone_name
 
 __all__ = [
     "SECRET_HEADER",
+    "TelegramChannel",
     "TelegramOptions",
     "TelegramRuntime",
     "telegram_routes",
-    "telegram_running",
     "webhook_mode",
 ]
 
@@ -188,16 +188,15 @@ def build_runtime(
 ) -> TelegramRuntime:
     """Build the runtime for the configured bot token."""
     assert settings.telegram_bot_token is not None
-    conversation = services.conversation
-    answerer = conversation.answerer
-    clinic_zone = clinic_zone_name(answerer.content.clinic, settings.clinic_timezone)
+    pipeline = services.pipeline  # the app's one pipeline, shared with every channel
     deps = Deps(
         db=services.db,
-        conversation=conversation,
-        answerer=answerer,
-        onboarding=Onboarding(answerer.content, clinic_zone, settings.default_region),
+        conversation=services.conversation,
+        answerer=services.conversation.answerer,
+        onboarding=pipeline.requests.onboarding,
         clock=options.clock,
-        clinic_zone=clinic_zone,
+        clinic_zone=pipeline.requests.clinic_zone,
+        pipeline=pipeline,
         secret=settings.telegram_bot_token.get_secret_value(),
     )
     application = build_application(
@@ -250,20 +249,41 @@ def telegram_routes(settings: Settings) -> list[Route]:
     return [Route(WEBHOOK_PATH, _webhook, methods=["POST"])] if webhook_mode(settings) else []
 
 
-@asynccontextmanager
-async def telegram_running(
-    settings: Settings, services: Services, state: Any, options: TelegramOptions | None = None
-) -> AsyncIterator[None]:
-    """Run Telegram for the app's lifetime when TELEGRAM_BOT_TOKEN is set."""
-    state.telegram = None
-    if not settings.telegram_bot_token:
-        yield
-        return
-    runtime = build_runtime(settings, services, options or TelegramOptions())
-    start_staff_group(runtime, settings, state)  # hand-offs and alerts, with STAFF_CHAT_ID
-    state.telegram = runtime
-    await runtime.start()
-    try:
-        yield
-    finally:
-        await runtime.stop()
+class TelegramChannel:
+    """Telegram for one app: the webhook route, and the bot started and stopped by the lifespan."""
+
+    facts: ChannelFacts = CHANNELS[Channel.TELEGRAM]
+
+    def __init__(self, settings: Settings, options: TelegramOptions | None = None) -> None:
+        self._settings, self._options = settings, options or TelegramOptions()
+        self.runtime: TelegramRuntime | None = None
+
+    def routes(self) -> list[Route]:
+        """Return the webhook route when Telegram is configured for webhooks."""
+        return telegram_routes(self._settings)
+
+    async def start(self, services: Services, state: Any) -> None:
+        """Build the bot and connect it in the background (never holding up start-up)."""
+        settings = self._settings
+        runtime = build_runtime(settings, services, self._options)
+        start_staff_group(runtime, settings, state)  # hand-offs and alerts, with STAFF_CHAT_ID
+        # Where /console's sign-in links point.
+        runtime.application.bot_data["clinicbot.console_url"] = link_base(
+            settings.public_url, settings.host, settings.port
+        )
+        state.telegram = runtime  # where the webhook route finds it
+        self.runtime = runtime
+        await runtime.start()
+
+    async def stop(self) -> None:
+        """Stop polling and the bot, finishing the update in hand."""
+        if self.runtime is not None:
+            await self.runtime.stop()
+
+    def outbox_sender(self) -> ChannelSender | None:
+        """Return the outbox's sender; it answers RETRY until the bot is connected."""
+        return self.runtime.sender() if self.runtime is not None else None
+
+    def reply_sender(self) -> ChannelSender | None:
+        """Return the sender for a staff answer or a link code (the outbox's, paced)."""
+        return self.outbox_sender()

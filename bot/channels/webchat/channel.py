@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -27,7 +26,8 @@ from bot.channels.webchat.sender import WebChatSender
 from bot.channels.webchat.store import WebChatStore
 from bot.clock import Clock, utc_now
 from bot.settings import Settings
-from handlers.messages import OutboundMessage
+from handlers.channels import CHANNELS, ChannelFacts
+from handlers.messages import Channel, OutboundMessage
 
 __all__ = ["WebChatChannel"]
 
@@ -42,19 +42,14 @@ _DEMO_POLICY = (
 
 
 def _senders_in(state: Any) -> SendTo:
-    """Find the SMS and Telegram senders in the app's state when a code is to be sent."""
+    """Find the other channels' reply senders when a code is to be sent (the visitor waits)."""
 
     def send_to(scheme: str) -> Callable[[str, OutboundMessage], Awaitable[SendOutcome]] | None:
-        if scheme == "tel":
-            sms = getattr(state, "sms", None)
-            if sms is not None and sms.sender is not None:
-                return functools.partial(sms.sender.send, reply=True)  # the visitor is waiting
-        if scheme == "telegram":
-            telegram = getattr(state, "telegram", None)
-            if telegram is not None:
-                sender: ChannelSender = telegram.sender()
-                return sender.send
-        return None
+        channels = getattr(state, "channels", None)  # the app's registry (bot.channel_registry)
+        if channels is None or scheme == WebChatChannel.facts.scheme:
+            return None
+        sender: ChannelSender | None = channels.reply_senders().get(scheme)
+        return sender.send if sender is not None else None
 
     return send_to
 
@@ -65,6 +60,8 @@ def _static(name: str) -> bytes:
 
 class WebChatChannel:
     """Web chat for one app: configured at build time, started and closed by the lifespan."""
+
+    facts: ChannelFacts = CHANNELS[Channel.WEB]
 
     def __init__(
         self,
@@ -140,7 +137,15 @@ class WebChatChannel:
         )
         self._purging = asyncio.create_task(self._purge_forever(), name="webchat-purge")
 
-    async def close(self) -> None:
+    def outbox_sender(self) -> ChannelSender | None:
+        """Return the outbox's sender: automated messages to the widget."""
+        return self.sender
+
+    def reply_sender(self) -> ChannelSender | None:
+        """Return None: the staff group and the console do not answer web chat visitors yet."""
+        return None
+
+    async def stop(self) -> None:
         """End the open streams and stop the sweep."""
         self.hub.end()
         if self._purging is not None:

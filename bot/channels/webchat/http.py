@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
-from bot.app import Services, build_pipeline
+from bot.app import Services
 from bot.channels.webchat.core import ask_core, inbound_body, reply_body
 from bot.channels.webchat.downloads import FILE_NAME, Downloads
 from bot.channels.webchat.events import event_stream, read_last_id
@@ -70,7 +70,7 @@ class WebChatHttp:
         lifetime: float,
     ) -> None:
         self._services, self._store, self._hub = services, store, hub
-        self._pipeline = build_pipeline(services, clock=clock)
+        self._pipeline = services.pipeline
         self._origins, self._starts, self._pace, self._clock = origins, starts, pace, clock
         self._keepalive, self._lifetime = keepalive, lifetime
         self._linker, self._downloads = linker, downloads
