@@ -11,6 +11,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from bot.db.sqlite_driver import one_trip_dbapi
 from bot.errors import ConfigError, StorageError
 
 __all__ = ["create_engine", "describe_url", "parse_database_url"]
@@ -136,8 +137,11 @@ def create_engine(raw_url: str) -> AsyncEngine:
     url = parse_database_url(raw_url)
     if url.get_backend_name() == "sqlite":
         _prepare_sqlite_file(url)
+    options = _pool_options(url)
+    if url.get_backend_name() == "sqlite":
+        options["module"] = one_trip_dbapi()
     try:
-        engine = create_async_engine(url, **_pool_options(url))
+        engine = create_async_engine(url, **options)
     except (ArgumentError, NoSuchModuleError) as exc:
         raise ConfigError(f"DATABASE_URL cannot be used: {exc}") from None
     if url.get_backend_name() == "sqlite":

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import bindparam, insert, select
+from sqlalchemy import Table, bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -58,20 +59,33 @@ _BY_URN_LOCKED = _BY_URN.with_for_update()
 
 
 async def find_or_create_patient(
-    session: AsyncSession, urn: str, *, now: datetime, name: str | None = None, lock: bool = False
+    session: AsyncSession,
+    urn: str,
+    *,
+    now: datetime,
+    name: str | None = None,
+    lock: bool = False,
+    language: str | None = None,
 ) -> tuple[Patient, Address, bool]:
     """Return the patient and address for a URN, creating both on first contact.
 
     `lock=True` holds the patient's row until the transaction ends, so one patient's messages
-    are handled one at a time.
+    are handled one at a time. A patient created here starts with `language` remembered.
     """
     scheme = urn_scheme(urn)
     by_urn = _BY_URN_LOCKED if lock else _BY_URN
     row = (await session.execute(by_urn, {"urn": urn})).first()
     if row is not None:
         return row.Patient, row.Address, False
-    patient = Patient(name=name, created_at=now, updated_at=now)
+    patient = Patient(name=name, language=language, created_at=now, updated_at=now)
     address = Address(urn=urn, scheme=scheme, reachable=True, created_at=now, patient=patient)
+    if session.get_bind().dialect.name == "sqlite":
+        # Every SQLite transaction here begins IMMEDIATE (bot.db.engine): it has held the one
+        # write lock since before the select, so no other writer can have added this address
+        # since, and the savepoint (two more round trips) would guard against nothing.
+        session.add_all([patient, address])
+        await session.flush()
+        return patient, address, True
     try:
         async with session.begin_nested():
             session.add_all([patient, address])
@@ -132,6 +146,9 @@ class LogEntry:
     body: str | None = None
 
 
+_LOG_INSERT = insert(cast(Table, MessageLog.__table__))
+
+
 async def log_messages(
     session: AsyncSession, entries: Sequence[LogEntry], *, now: datetime
 ) -> None:
@@ -151,7 +168,9 @@ async def log_messages(
         for entry in entries
     ]
     if rows:
-        await session.execute(insert(MessageLog), rows)
+        # Core, every column given (None as NULL): the rows share one statement and one
+        # round trip, where the ORM's bulk insert splits them by which columns are None.
+        await session.execute(_LOG_INSERT, rows)
 
 
 async def log_message(

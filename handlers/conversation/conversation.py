@@ -126,8 +126,13 @@ class Conversation:
             )
         patient, address, created = found
         reachable_again(address)
-        misses = await _misses_in_a_row(session, patient.id) if message.text else 0
-        reply = self._reply(message, lang or patient.language, flag, misses)
+        reply = self._reply(message, lang or patient.language, flag, 0)
+        if reply.kind is ReplyKind.FALLBACK and message.payload is None and not created:
+            # Only a "not sure" depends on the misses before it: read them for one alone (a
+            # new patient has none).
+            misses = await _misses_in_a_row(session, patient.id)
+            if misses:
+                reply = self._reply(message, lang or patient.language, flag, misses)
         if reply.category is None:  # a red flag or a safety check is never swallowed
             reply = await self._pending_answer(session, patient, message, now) or reply
         handoff: HandOff | None = None

@@ -127,6 +127,12 @@ class Pipeline:
         transcript writes it there, in the same commit.
         """
         now = self._clock()
+        # What the words alone decide is worked out before the transaction, which holds the
+        # database (SQLite's one writer) only for the database work.
+        guess = self.requests.answerer.guess_request
+        match = intent_of(message.text, guess) if message.payload is None else None
+        clear = _clear(message, match)
+        flag = triage(message.text, self.requests.answerer.rules) if message.text else None
         async with self._db.session() as session, session.begin():
             if message.delivery_id is not None and not await first_delivery(
                 session, message.channel, message.delivery_id, now=now
@@ -137,20 +143,22 @@ class Pipeline:
                 # No button was ever offered to this address (or its record was erased).
                 return [self.buttons.stale(message.language_hint or "en")]
             found = await find_or_create_patient(
-                session, message.address, now=now, name=message.display_name, lock=True
+                session,
+                message.address,
+                now=now,
+                name=message.display_name,
+                lock=True,
+                language=clear,  # a new patient's first clear message sets their language
             )
             patient, address, created = found
             reachable_again(address)
             facts = facts_of(message.channel)
-            guess = self.requests.answerer.guess_request
-            match = intent_of(message.text, guess) if message.payload is None else None
-            clear = _clear(message, match)
             keyword = match is not None and match.keyword
             remembered = patient.language
             lang = reply_language(remembered, message.text, clear, keyword=keyword)
             if remembered is None and clear is None:
                 lang = message.language_hint or lang  # the app's setting, not remembered
-            visit = Visit(session, message, patient, address, created, now, lang, facts)
+            visit = Visit(session, message, patient, address, created, now, lang, facts, flag=flag)
             if clear is not None and lang == clear and remembered != lang:
                 patient.language = lang  # remembered: every reply, tip and broadcast uses it
             replies = await self._decide(visit, match)
@@ -168,10 +176,8 @@ class Pipeline:
         self, visit: Visit, match: IntentMatch | None
     ) -> list[OutboundMessage] | None:
         """Decide inside the transaction; None means the core's answer (in effects.turn)."""
-        message, text = visit.message, visit.text
-        flag = triage(text, self.requests.answerer.rules) if text else None
+        message, flag = visit.message, visit.flag
         red = flag is not None and flag.category is not Category.CHECK
-        visit.flag = flag
         if message.payload is not None:
             return await self._button(visit, message.payload)
         if message.contact is not None:
