@@ -16,7 +16,7 @@ import pytest
 
 from handlers.answer import Answerer
 from handlers.triage import RedFlagRules
-from handlers.triage_eval import Case, evaluate, load_cases
+from handlers.triage.evaluation import Case, evaluate, load_cases
 from tests.test_cli import clinicbot
 
 EVAL = Path(__file__).resolve().parent / "eval"

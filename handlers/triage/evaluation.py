@@ -13,7 +13,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from handlers.triage import Category, RedFlag, RedFlagRules, triage
+from handlers.triage.engine import RedFlag, triage
+from handlers.triage.model import Category, RedFlagRules
 
 __all__ = ["Case", "Outcome", "Score", "evaluate", "load_cases"]
 
