@@ -217,6 +217,17 @@ BLADDER_BOWEL = [
 ]
 # Other wordings of each category, English and Spanish, that the rules must generalise to.
 MORE_FLAGS = [
+    ("the skin from the burn is white and doesn't hurt", E),
+    ("I burned my face with boiling water", E),
+    ("tengo una quemadura en la cara", E),
+    ("se me quemo la piel y esta blanca", E),
+    ("got a small blister from the cupping", U),
+    ("un trozo de la aguja se quedo en mi espalda", U),
+    ("se quedo la punta despues de la acupuntura", U),
+    ("I can't go up on my toes anymore", E),
+    ("no puedo ponerme de puntitas", E),
+    ("the room is spinning and it won't stop", U),
+    ("la habitacion me da vueltas y no para", U),
     ("i cant feel my butt cheeks when i sit on the toilet", E),
     ("no puedo sentir mis nalgas", E),
     ("se me adormecio la entrepierna", E),
@@ -250,6 +261,8 @@ MORE_FLAGS = [
     ("perdi 10 kilos sin querer y me duele la espalda", U),
 ]
 NEAR_MISSES = [
+    "I burned my mouth on hot coffee",
+    "I was still in pain at the end of my acupuncture",
     "my bladder is fine",
     "my bladder is working fine and my back hurts",
     "no problems with my bladder or bowels",
@@ -362,6 +375,11 @@ def test_each_rules_examples_fire_that_rule_and_not_a_neighbour(rules: RedFlagRu
         ("tome muchas pastillas", "poisoning.overdose_taken"),
         ("took like 15 tylenol an hour ago", "poisoning.overdose_taken"),
         ("my son swallowed a button battery", "poisoning.ingestion"),
+        ("been taking 8 tylenol a day for a week", "poisoning.cumulative"),
+        ("he estado tomando el doble de la dosis desde hace 4 dias", "poisoning.cumulative"),
+        ("he's been taking way more than the label says for days", "poisoning.cumulative"),
+        ("I put on two patches and then used a heating pad", "poisoning.patch"),
+        ("me puse tres parches de fentanilo", "poisoning.patch"),
     ],
 )
 def test_an_overdose_taken_gets_the_poisoning_reply(
@@ -378,11 +396,18 @@ def test_an_overdose_taken_gets_the_poisoning_reply(
         "i took 2 advil before my session, is that ok?",
         "im thinking of overdosing on my meds",  # intent: the crisis reply, below
         "what if someone takes too many pills?",
+        "I took 500 mg of tylenol",  # a dose in milligrams is not a count of pills
+        "I take 10 mg of meloxicam a day",
+        "can I take 8 tylenol a day?",
+        "my doctor has me on 6 pills a day",  # a regimen, not painkillers piling up
+        "my doctor doubled my dose of gabapentin",
+        "can I use a heating pad with my fentanyl patch?",
+        "I use 2 lidocaine patches on my back",
     ],
 )
 def test_a_dose_an_intent_or_a_question_is_not_a_poisoning(rules: RedFlagRules, text: str) -> None:
     flag = triage(text, rules)
-    assert flag is None or flag.rule != "poisoning.overdose_taken"
+    assert flag is None or flag.reply != "red_flag_poisoning"
 
 
 @pytest.mark.parametrize(
