@@ -217,6 +217,29 @@ BLADDER_BOWEL = [
 ]
 # Other wordings of each category, English and Spanish, that the rules must generalise to.
 MORE_FLAGS = [
+    # families of the eleventh blind set's misses, in other words than its own
+    ("had a fusion two weeks ago and now running a fever of 102", E),
+    ("a mi mama la operaron de la columna hace una semana y tiene fiebre", E),
+    ("my dad got kicked by a horse in the stomach and he's pale and sweaty", E),
+    ("me pateo una vaca en la espalda y me duele mucho", E),
+    ("I feel something pulsing near my belly button and my back hurts suddenly", E),
+    ("no me entra bien el aire desde la sesion", E),
+    ("my baby is breathing really fast and his chest is sucking in", E),
+    ("mi bebe respira muy rapido y se le hunden las costillas", E),
+    ("I'm lying on the kitchen floor, too weak to get up and clammy", E),
+    ("mi papa esta tirado en el suelo, palido y sudando frio", E),
+    ("my son used his epipen at school, he's okay now", E),
+    ("I've been taking tylenol every 2 hours for the pain", E),
+    ("I can't get my words out and my right hand is numb", E),
+    ("de repente se le caen las cosas de la mano derecha", E),
+    ("which pills would be the most painless", C),
+    ("I bang my head on the wall when I get overwhelmed", C),
+    ("my brother says he'll kill himself if she leaves him", C),
+    ("mi hijo amenaza con matarse si le quito el celular", C),
+    ("mi abuela dice que ya nadie la necesita y esta regalando sus joyas", C),
+    ("the area around the cupping mark is red and spreading", U),
+    ("where i had the needles is draining and smells bad", U),
+    ("when I pulled the needle out it was missing the tip", U),
     ("the skin from the burn is white and doesn't hurt", E),
     ("I burned my face with boiling water", E),
     ("tengo una quemadura en la cara", E),
@@ -261,6 +284,15 @@ MORE_FLAGS = [
     ("perdi 10 kilos sin querer y me duele la espalda", U),
 ]
 NEAR_MISSES = [
+    "I'm having back surgery next month, what if I get a fever?",
+    "I always get a cold sweat when I see needles",
+    "my pain is getting worse every hour",
+    "I take tylenol every 6 hours",
+    "my nose is red and draining from allergies",
+    "which pain pills would be fastest to work for my back?",
+    "what's the fastest way to get to your clinic",
+    "my face went pale after I fell off the chair, is that normal?",
+    "I won't need any more appointments, my back feels great now, thank you for everything",
     "I burned my mouth on hot coffee",
     "I was still in pain at the end of my acupuncture",
     "my bladder is fine",
@@ -519,6 +551,21 @@ def test_a_minimal_rule_file_loads_and_negates(tmp_path: Path) -> None:
     rules = load_red_flag_rules(path)
     assert triage("tengo fiebre", rules) == RedFlag(U, "infection.fever")
     assert triage("no fever", rules) is None
+
+
+def test_a_modifier_scoped_to_the_message_reaches_across_sentences(tmp_path: Path) -> None:
+    path = tmp_path / "rules.yaml"
+    scoped = GOOD_RULES.replace(
+        "  negation: {en: [no], es: [sin]}",
+        "  negation: {en: [no], es: [sin]}\n"
+        "  recovered: {reach: both, window: 8, scope: message, en: [all better], es: [curada]}",
+    )
+    path.write_text(scoped, encoding="utf-8")
+    rules = load_red_flag_rules(path)
+    assert triage("I had a fever. Now all better!", rules) is None
+    sentence = scoped.replace("scope: message", "scope: sentence")
+    path.write_text(sentence, encoding="utf-8")
+    assert triage("I had a fever. Now all better!", load_red_flag_rules(path)) is not None
 
 
 @pytest.mark.parametrize(

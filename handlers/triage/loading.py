@@ -99,7 +99,12 @@ class _Loader(RuleFile):
             keys = {"reach", "window", "default", "scope", "breaks", "unless", "comma", *LANGS}
             self.fields(mod, keys, LANGS)
             reach, scope = mod.get("reach", "before"), mod.get("scope", "clause")
-            scopes = {"sentence": {"."}, "clause": breaks, "phrase": breaks | {","}}
+            scopes = {
+                "message": set(),
+                "sentence": {"."},
+                "clause": breaks,
+                "phrase": breaks | {","},
+            }
             ok = reach in {"before", "after", "both"} and scope in scopes
             self.check(ok, mod, f"reach is before, after or both; scope is one of {set(scopes)}")
             ends = scopes[scope] | self.word_set(mod.get("breaks"))
