@@ -284,6 +284,9 @@ MORE_FLAGS = [
     ("perdi 10 kilos sin querer y me duele la espalda", U),
 ]
 NEAR_MISSES = [
+    "mi novia dice que se mata de risa con tus mensajes",
+    "I can't stand on my toes during yoga balance poses",
+    "my foot slaps when I run in flip flops",
     "I'm having back surgery next month, what if I get a fever?",
     "I always get a cold sweat when I see needles",
     "my pain is getting worse every hour",
@@ -435,6 +438,9 @@ def test_an_overdose_taken_gets_the_poisoning_reply(
         "my doctor doubled my dose of gabapentin",
         "can I use a heating pad with my fentanyl patch?",
         "I use 2 lidocaine patches on my back",
+        "I doubled my vitamin D like the doctor said",
+        "I doubled my gabapentin like the doctor said",  # raised on advice
+        "tomo 2 paracetamoles cada 8 horas",  # a number of hours is not a count of pills
     ],
 )
 def test_a_dose_an_intent_or_a_question_is_not_a_poisoning(rules: RedFlagRules, text: str) -> None:
