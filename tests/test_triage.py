@@ -217,6 +217,14 @@ BLADDER_BOWEL = [
 ]
 # Other wordings of each category, English and Spanish, that the rules must generalise to.
 MORE_FLAGS = [
+    ("been taking extra pain pills every day this week because the back is killing me", E),
+    ("tengo vertigo constante desde hace tres dias", U),
+    ("the burn on my chest is huge and the skin is peeling off", E),
+    ("my girlfriend said she'll overdose if I leave her", C),
+    ("mi hijo me dijo que si lo castigo se tira por la ventana", C),
+    ("she has been hitting herself in the head when she gets upset", C),
+    ("my coworker said she brought pills from the hospital to finish it tonight", C),
+    ("tengo acceso a morfina en el hospital y ya no aguanto mas", C),
     # families of the eleventh blind set's misses, in other words than its own
     ("had a fusion two weeks ago and now running a fever of 102", E),
     ("a mi mama la operaron de la columna hace una semana y tiene fiebre", E),
@@ -284,6 +292,10 @@ MORE_FLAGS = [
     ("perdi 10 kilos sin querer y me duele la espalda", U),
 ]
 NEAR_MISSES = [
+    "I took an extra ibuprofen today, is that ok?",
+    "my back is killing me, how many ibuprofen can I take?",
+    "the kids would be fine without me for an hour while I'm at my appointment",
+    "hace tres dias tuve vertigo pero ya paso",
     "mi novia dice que se mata de risa con tus mensajes",
     "I can't stand on my toes during yoga balance poses",
     "my foot slaps when I run in flip flops",
@@ -583,6 +595,7 @@ def test_a_modifier_scoped_to_the_message_reaches_across_sentences(tmp_path: Pat
         ("id: infection.fever", "id: Fever", 10, "rule id"),
         ("  crisis: []\n", "", 7, "missing"),
         ("[fever]", "[fever, fever|chills-cough]", 5, "single words"),
+        ("[fever]", "[fever, fever for <num>|two days]", 5, "slot such as <num> is no"),
         ("{en: [no], es: [sin]}", "{en: [no], es: [sin}", 3, ""),
         ("{en: [no], es: [sin]}", "{reach: sideways, en: [no], es: [sin]}", 3, "reach"),
         ("FEVER: {en: [fever], es: [fiebre]}", "FEVER: [fever, fiebre]", 5, "en: and es:"),

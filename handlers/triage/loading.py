@@ -77,6 +77,8 @@ class _Loader(RuleFile):
             single = all(len(words) == 1 for _, words in found)
             ok = piece in _SLOTS or (all(w for _, w in found) and (single or len(found) == 1))
             self.check(ok, text, f"{piece!r}: alternatives a|b are single words")
+            slot_alt = "|" in piece and any(alt in _SLOTS for alt in piece.split("|"))
+            self.check(not slot_alt, text, f"{piece!r}: a slot such as <num> is no alternative")
             if piece in _SLOTS:
                 slots.append(frozenset({_SLOTS[piece]}))
             elif len(found) > 1:
