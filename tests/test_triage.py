@@ -452,6 +452,8 @@ def test_an_overdose_taken_gets_the_poisoning_reply(
         "I use 2 lidocaine patches on my back",
         "I doubled my vitamin D like the doctor said",
         "I doubled my gabapentin like the doctor said",  # raised on advice
+        "my doctor told me to double my gabapentin, can I still come?",
+        "el medico me dijo que duplique la dosis de pregabalina",
         "tomo 2 paracetamoles cada 8 horas",  # a number of hours is not a count of pills
     ],
 )
