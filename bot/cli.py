@@ -31,7 +31,7 @@ from content.check import check_content
 from content.store import read_yaml
 from content.text import LANGUAGES
 from handlers.triage import load_red_flag_rules
-from handlers.triage_explain import rule_problems
+from handlers.triage.explain import rule_problems
 
 __all__ = ["cli", "main"]
 

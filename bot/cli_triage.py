@@ -8,8 +8,8 @@ import click
 
 from bot.settings import Settings
 from handlers.triage import RedFlagRules, load_red_flag_rules
-from handlers.triage_eval import evaluate, load_cases
-from handlers.triage_explain import explain
+from handlers.triage.evaluation import evaluate, load_cases
+from handlers.triage.explain import explain
 
 __all__ = ["triage"]
 

@@ -217,6 +217,48 @@ BLADDER_BOWEL = [
 ]
 # Other wordings of each category, English and Spanish, that the rules must generalise to.
 MORE_FLAGS = [
+    ("been taking extra pain pills every day this week because the back is killing me", E),
+    ("tengo vertigo constante desde hace tres dias", U),
+    ("the burn on my chest is huge and the skin is peeling off", E),
+    ("my girlfriend said she'll overdose if I leave her", C),
+    ("mi hijo me dijo que si lo castigo se tira por la ventana", C),
+    ("she has been hitting herself in the head when she gets upset", C),
+    ("my coworker said she brought pills from the hospital to finish it tonight", C),
+    ("tengo acceso a morfina en el hospital y ya no aguanto mas", C),
+    # families of the eleventh blind set's misses, in other words than its own
+    ("had a fusion two weeks ago and now running a fever of 102", E),
+    ("a mi mama la operaron de la columna hace una semana y tiene fiebre", E),
+    ("my dad got kicked by a horse in the stomach and he's pale and sweaty", E),
+    ("me pateo una vaca en la espalda y me duele mucho", E),
+    ("I feel something pulsing near my belly button and my back hurts suddenly", E),
+    ("no me entra bien el aire desde la sesion", E),
+    ("my baby is breathing really fast and his chest is sucking in", E),
+    ("mi bebe respira muy rapido y se le hunden las costillas", E),
+    ("I'm lying on the kitchen floor, too weak to get up and clammy", E),
+    ("mi papa esta tirado en el suelo, palido y sudando frio", E),
+    ("my son used his epipen at school, he's okay now", E),
+    ("I've been taking tylenol every 2 hours for the pain", E),
+    ("I can't get my words out and my right hand is numb", E),
+    ("de repente se le caen las cosas de la mano derecha", E),
+    ("which pills would be the most painless", C),
+    ("I bang my head on the wall when I get overwhelmed", C),
+    ("my brother says he'll kill himself if she leaves him", C),
+    ("mi hijo amenaza con matarse si le quito el celular", C),
+    ("mi abuela dice que ya nadie la necesita y esta regalando sus joyas", C),
+    ("the area around the cupping mark is red and spreading", U),
+    ("where i had the needles is draining and smells bad", U),
+    ("when I pulled the needle out it was missing the tip", U),
+    ("the skin from the burn is white and doesn't hurt", E),
+    ("I burned my face with boiling water", E),
+    ("tengo una quemadura en la cara", E),
+    ("se me quemo la piel y esta blanca", E),
+    ("got a small blister from the cupping", U),
+    ("un trozo de la aguja se quedo en mi espalda", U),
+    ("se quedo la punta despues de la acupuntura", U),
+    ("I can't go up on my toes anymore", E),
+    ("no puedo ponerme de puntitas", E),
+    ("the room is spinning and it won't stop", U),
+    ("la habitacion me da vueltas y no para", U),
     ("i cant feel my butt cheeks when i sit on the toilet", E),
     ("no puedo sentir mis nalgas", E),
     ("se me adormecio la entrepierna", E),
@@ -250,6 +292,24 @@ MORE_FLAGS = [
     ("perdi 10 kilos sin querer y me duele la espalda", U),
 ]
 NEAR_MISSES = [
+    "I took an extra ibuprofen today, is that ok?",
+    "my back is killing me, how many ibuprofen can I take?",
+    "the kids would be fine without me for an hour while I'm at my appointment",
+    "hace tres dias tuve vertigo pero ya paso",
+    "mi novia dice que se mata de risa con tus mensajes",
+    "I can't stand on my toes during yoga balance poses",
+    "my foot slaps when I run in flip flops",
+    "I'm having back surgery next month, what if I get a fever?",
+    "I always get a cold sweat when I see needles",
+    "my pain is getting worse every hour",
+    "I take tylenol every 6 hours",
+    "my nose is red and draining from allergies",
+    "which pain pills would be fastest to work for my back?",
+    "what's the fastest way to get to your clinic",
+    "my face went pale after I fell off the chair, is that normal?",
+    "I won't need any more appointments, my back feels great now, thank you for everything",
+    "I burned my mouth on hot coffee",
+    "I was still in pain at the end of my acupuncture",
     "my bladder is fine",
     "my bladder is working fine and my back hurts",
     "no problems with my bladder or bowels",
@@ -362,6 +422,11 @@ def test_each_rules_examples_fire_that_rule_and_not_a_neighbour(rules: RedFlagRu
         ("tome muchas pastillas", "poisoning.overdose_taken"),
         ("took like 15 tylenol an hour ago", "poisoning.overdose_taken"),
         ("my son swallowed a button battery", "poisoning.ingestion"),
+        ("been taking 8 tylenol a day for a week", "poisoning.cumulative"),
+        ("he estado tomando el doble de la dosis desde hace 4 dias", "poisoning.cumulative"),
+        ("he's been taking way more than the label says for days", "poisoning.cumulative"),
+        ("I put on two patches and then used a heating pad", "poisoning.patch"),
+        ("me puse tres parches de fentanilo", "poisoning.patch"),
     ],
 )
 def test_an_overdose_taken_gets_the_poisoning_reply(
@@ -378,11 +443,23 @@ def test_an_overdose_taken_gets_the_poisoning_reply(
         "i took 2 advil before my session, is that ok?",
         "im thinking of overdosing on my meds",  # intent: the crisis reply, below
         "what if someone takes too many pills?",
+        "I took 500 mg of tylenol",  # a dose in milligrams is not a count of pills
+        "I take 10 mg of meloxicam a day",
+        "can I take 8 tylenol a day?",
+        "my doctor has me on 6 pills a day",  # a regimen, not painkillers piling up
+        "my doctor doubled my dose of gabapentin",
+        "can I use a heating pad with my fentanyl patch?",
+        "I use 2 lidocaine patches on my back",
+        "I doubled my vitamin D like the doctor said",
+        "I doubled my gabapentin like the doctor said",  # raised on advice
+        "my doctor told me to double my gabapentin, can I still come?",
+        "el medico me dijo que duplique la dosis de pregabalina",
+        "tomo 2 paracetamoles cada 8 horas",  # a number of hours is not a count of pills
     ],
 )
 def test_a_dose_an_intent_or_a_question_is_not_a_poisoning(rules: RedFlagRules, text: str) -> None:
     flag = triage(text, rules)
-    assert flag is None or flag.rule != "poisoning.overdose_taken"
+    assert flag is None or flag.reply != "red_flag_poisoning"
 
 
 @pytest.mark.parametrize(
@@ -496,6 +573,21 @@ def test_a_minimal_rule_file_loads_and_negates(tmp_path: Path) -> None:
     assert triage("no fever", rules) is None
 
 
+def test_a_modifier_scoped_to_the_message_reaches_across_sentences(tmp_path: Path) -> None:
+    path = tmp_path / "rules.yaml"
+    scoped = GOOD_RULES.replace(
+        "  negation: {en: [no], es: [sin]}",
+        "  negation: {en: [no], es: [sin]}\n"
+        "  recovered: {reach: both, window: 8, scope: message, en: [all better], es: [curada]}",
+    )
+    path.write_text(scoped, encoding="utf-8")
+    rules = load_red_flag_rules(path)
+    assert triage("I had a fever. Now all better!", rules) is None
+    sentence = scoped.replace("scope: message", "scope: sentence")
+    path.write_text(sentence, encoding="utf-8")
+    assert triage("I had a fever. Now all better!", load_red_flag_rules(path)) is not None
+
+
 @pytest.mark.parametrize(
     ("old", "new", "line", "message"),
     [
@@ -505,6 +597,7 @@ def test_a_minimal_rule_file_loads_and_negates(tmp_path: Path) -> None:
         ("id: infection.fever", "id: Fever", 10, "rule id"),
         ("  crisis: []\n", "", 7, "missing"),
         ("[fever]", "[fever, fever|chills-cough]", 5, "single words"),
+        ("[fever]", "[fever, fever for <num>|two days]", 5, "slot such as <num> is no"),
         ("{en: [no], es: [sin]}", "{en: [no], es: [sin}", 3, ""),
         ("{en: [no], es: [sin]}", "{reach: sideways, en: [no], es: [sin]}", 3, "reach"),
         ("FEVER: {en: [fever], es: [fiebre]}", "FEVER: [fever, fiebre]", 5, "en: and es:"),

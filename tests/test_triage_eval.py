@@ -16,7 +16,7 @@ import pytest
 
 from handlers.conversation.answer import Answerer
 from handlers.triage import RedFlagRules
-from handlers.triage_eval import Case, evaluate, load_cases
+from handlers.triage.evaluation import Case, evaluate, load_cases
 from tests.test_cli import clinicbot
 
 EVAL = Path(__file__).resolve().parent / "eval"
@@ -108,5 +108,7 @@ def test_triage_eval_prints_the_score_and_every_miss(tmp_path: Path) -> None:
     )
     result = clinicbot("triage", "eval", str(path))
     assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines()[0] == "recall 50.0% (1/2) with the right category"
+    lines = result.stdout.splitlines()
+    assert lines[0] == "recall 50.0% (1/2) with the right category"
+    assert lines[2] == "by category: emergency 100.0% (1/1), crisis 0.0% (0/1)"
     assert "miss: expected crisis, got none [mislabelled, en] what are your hours" in result.stdout

@@ -13,7 +13,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from handlers.triage import Category, RedFlag, RedFlagRules, triage
+from handlers.triage.engine import RedFlag, triage
+from handlers.triage.model import Category, RedFlagRules
 
 __all__ = ["Case", "Outcome", "Score", "evaluate", "load_cases"]
 
@@ -53,6 +54,7 @@ class Score:
     misses: list[Outcome] = field(default_factory=list)
     false_alarms: list[Outcome] = field(default_factory=list)
     checks: list[Outcome] = field(default_factory=list)  # near-misses given the safety net
+    by_category: dict[str, tuple[int, int]] = field(default_factory=dict)  # (caught, flagged)
 
     @property
     def recall(self) -> float:
@@ -72,6 +74,16 @@ class Score:
             f"{self.near_misses} near-misses); safety-net checks on near-misses: "
             f"{len(self.checks)}",
         ]
+        if self.by_category:
+            out.append(
+                "by category: "
+                + ", ".join(
+                    f"{name} {caught / flagged:.1%} ({caught}/{flagged})"
+                    for name in Category  # most severe first
+                    for caught, flagged in [self.by_category.get(name, (0, 0))]
+                    if flagged
+                )
+            )
         for label, outcomes in (("miss", self.misses), ("false alarm", self.false_alarms)):
             for o in outcomes:
                 rule = f" ({o.flag.rule})" if o.flag else ""
@@ -116,7 +128,10 @@ def evaluate(cases: list[Case], rules: RedFlagRules) -> Score:
                 score.false_alarms.append(outcome)
         else:
             score.flagged += 1
-            if _caught(case.expect, outcome.got):
+            caught = _caught(case.expect, outcome.got)
+            before = score.by_category.get(case.expect, (0, 0))
+            score.by_category[case.expect] = (before[0] + caught, before[1] + 1)
+            if caught:
                 score.caught += 1
             else:
                 score.misses.append(outcome)

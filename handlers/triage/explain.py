@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from handlers.triage import RedFlagRules, blocked, fires, scan
-from handlers.triage_rules import Rule
+from handlers.triage.engine import blocked, fires, scan
+from handlers.triage.model import RedFlagRules, Rule
 
 __all__ = ["Explanation", "FoundConcept", "explain", "rule_problems"]
 
