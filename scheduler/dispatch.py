@@ -36,7 +36,7 @@ from handlers.quiet_hours import QuietHours
 from handlers.sending import CHANNEL_OF_SCHEME
 from scheduler import lanes
 from scheduler.decide import CATEGORY_OF_KIND, Decider, Ready
-from scheduler.lanes import Limit, SenderLimits
+from scheduler.lanes import Limit, SenderLimits, Taken
 from scheduler.prefetch import load_facts
 from scheduler.rules import NudgeRule
 from scheduler.workers import new_worker_id
@@ -46,10 +46,14 @@ __all__ = ["CATEGORY_OF_KIND", "MAX_ATTEMPTS", "Dispatcher", "WaveResult"]
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
-# A wave may take lanes that free within LEAD and posts once they have: its claim (the
-# bulk reads and decisions) overlaps the last window instead of following it. The check is
-# then at most LEAD older than the post.
-LEAD = timedelta(seconds=0.3)
+# A wave may take lanes that free within LEAD and posts each message as soon as its own
+# lanes have freed: its claim (the bulk reads and decisions) overlaps the last window
+# instead of following it. The check is then at most LEAD older than the post.
+LEAD = timedelta(seconds=0.5)
+# The shortest wait for a lane (a held lane may be answered but not yet released, or
+# another wave is taking the free ones): a poll, not a spin.
+MIN_WAIT = 0.05
+MAX_WAIT = 1.0  # then look again: a pause may have been lifted, a row become due
 Held = tuple[tuple[Limit, int], ...]  # the lanes a send holds: (limit, lane)
 Sleep = Callable[[float], Awaitable[None]]
 _PROVIDER = {"tel": "twilio"}
@@ -70,6 +74,16 @@ def _by_id(columns: Sequence[str]) -> Update:
     table = cast(Table, Delivery.__table__)
     values = {name: bindparam(name, type_=table.c[name].type) for name in columns}
     return update(table).where(table.c.id == bindparam("b_id")).values(values)
+
+
+def _holding(
+    sender: Limit, sender_taken: Taken, chat: Limit | None, chat_taken: Taken | None
+) -> tuple[Held, datetime]:
+    """Return the lanes one send holds and when it may start: once all of them are free."""
+    if chat is None or chat_taken is None:
+        return ((sender, sender_taken.lane),), sender_taken.free_at
+    start = max(sender_taken.free_at, chat_taken.free_at)
+    return ((chat, chat_taken.lane), (sender, sender_taken.lane)), start
 
 
 def _undelivered(kind: str, status: str, reason: str | None) -> bool:
@@ -130,6 +144,32 @@ class Dispatcher:
         )
         return await self._wave(due, batch, concurrency, requeue=True)
 
+    async def drain(
+        self,
+        batch: int = 200,
+        concurrency: int = 8,
+        *,
+        stopping: Callable[[], bool] = lambda: False,
+        woken: asyncio.Event | None = None,
+    ) -> dict[str, int]:
+        """Send waves until no due row is left, waiting for lanes between them; return how
+        many rows ended in each status. Stops claiming once `stopping()` says so; rows due
+        while a wave ran (`woken` set, LISTEN/NOTIFY) get another wave."""
+        statuses: dict[str, int] = {}
+        while not stopping():  # on stop, the wave in hand was finished: claim no more
+            if woken is not None:
+                woken.clear()
+            wave = await self.send_due(batch, concurrency)
+            for status in wave.statuses.values():
+                statuses[status] = statuses.get(status, 0) + 1
+            if wave.error is not None:
+                log.error("a channel raised: %s", type(wave.error).__name__)
+            if wave.wait is not None:  # due rows, every lane busy: wait for one to free
+                await self._sleep(min(wave.wait, MAX_WAIT))
+            elif not wave.picked and not (woken is not None and woken.is_set()):
+                return statuses
+        return statuses
+
     async def dispatch_batch(
         self, delivery_ids: Sequence[int], concurrency: int = 8
     ) -> dict[int, str]:
@@ -162,9 +202,10 @@ class Dispatcher:
         return statuses
 
     async def _capacity(
-        self, session: AsyncSession, concurrency: int, now: datetime
+        self, session: AsyncSession, batch: int, concurrency: int, now: datetime
     ) -> tuple[int, float | None]:
-        """Return how many rows this wave may claim by `now`, and the wait when none."""
+        """Return how many rows this wave may claim by `now` (locking the lanes it counts),
+        and the wait when none."""
         if self._limits and not self._ensured:
             await lanes.ensure(session, [s.sender for s in self._limits.values()], now)
             self._ensured = True
@@ -172,12 +213,12 @@ class Dispatcher:
         capacity = concurrency if unpaced else 0
         soonest: datetime | None = None
         for limits in self._limits.values():
-            free = await lanes.free_count(session, limits.sender.bucket, now)
+            free = await lanes.free_count(session, limits.sender.bucket, now, batch)
             capacity += free
             if not free:
                 at = await lanes.next_free(session, limits.sender.bucket)
                 soonest = at if soonest is None or (at is not None and at < soonest) else soonest
-        wait = max((soonest - now).total_seconds(), 0.001) if soonest is not None else 0.05
+        wait = max((soonest - now).total_seconds(), MIN_WAIT) if soonest is not None else 0.05
         return capacity, (wait if capacity == 0 else None)
 
     async def _wave(
@@ -185,10 +226,10 @@ class Dispatcher:
     ) -> WaveResult:
         result = WaveResult()
         alerts: list[int] = []
-        sending: list[tuple[Ready, Held]] = []
+        sending: list[tuple[Ready, Held, datetime | None]] = []
         horizon = self._pace_clock() + (self._lead if self._limits else timedelta())
         async with self._db.session() as session, session.begin():
-            capacity, wait = await self._capacity(session, concurrency, horizon)
+            capacity, wait = await self._capacity(session, batch, concurrency, horizon)
             if capacity == 0:
                 due = select(Delivery.id).where(
                     Delivery.status == DeliveryStatus.PENDING, Delivery.due_at <= self._clock()
@@ -211,7 +252,7 @@ class Dispatcher:
             sending = await self._take_lanes(session, ready, deliveries, horizon, requeue=requeue)
             by_id = {d.id: d for d in deliveries}
             now = self._clock()
-            for item, _held in sending:
+            for item, _held, _start in sending:
                 row = by_id[item.delivery_id]
                 row.status, row.channel = DeliveryStatus.SENDING, item.scheme
                 row.attempts, row.content_ref, row.updated_at = (
@@ -221,14 +262,12 @@ class Dispatcher:
                 )
                 row.claimed_by, row.claimed_at = self.worker, row.claimed_at or now
         if sending:
-            early = (horizon - self._pace_clock()).total_seconds()
-            if early > 0 and any(held for _, held in sending):
-                await self._sleep(early)  # every lane taken has freed by the horizon
             outcomes = await asyncio.gather(
-                *(self._post(item) for item, _held in sending), return_exceptions=True
+                *(self._post(item, held, start) for item, held, start in sending),
+                return_exceptions=True,
             )
             done: list[tuple[Ready, Held, SendOutcome, datetime]] = []
-            for (item, held), outcome in zip(sending, outcomes, strict=True):
+            for (item, held, _start), outcome in zip(sending, outcomes, strict=True):
                 if isinstance(outcome, BaseException):
                     result.statuses[item.delivery_id] = DeliveryStatus.SENDING
                     result.error = result.error or outcome
@@ -249,16 +288,17 @@ class Dispatcher:
         now: datetime,
         *,
         requeue: bool,
-    ) -> list[tuple[Ready, Held]]:
-        """Take each row's chat and sender lanes free by `now` in a few bulk statements; rows
-        that get none wait (claimed) or stay pending for anyone (a busy chat: a window on)."""
+    ) -> list[tuple[Ready, Held, datetime | None]]:
+        """Take each row's chat and sender lanes free by `now` in a few bulk statements, with
+        when the send may start (once its lanes have freed); rows that get none wait
+        (claimed) or stay pending for anyone (a busy chat: a window on)."""
         by_id = {d.id: d for d in deliveries}
-        taken: list[tuple[Ready, Held]] = []
+        taken: list[tuple[Ready, Held, datetime | None]] = []
         for scheme in dict.fromkeys(item.scheme for item in ready):
             items = [item for item in ready if item.scheme == scheme]
             limits = self._limits.get(scheme)
             if limits is None:
-                taken += [(item, ()) for item in items]
+                taken += [(item, (), None) for item in items]
                 continue
             chats = {item.delivery_id: limits.chat(item.urn) for item in items}
             wanted = [(c, i) for i, c in chats.items() if c is not None]
@@ -277,18 +317,37 @@ class Dispatcher:
             unused = []
             for item in candidates:
                 chat = chats[item.delivery_id]
-                chat_held = ((chat, chat_lanes[item.delivery_id]),) if chat is not None else ()
-                if item.delivery_id in senders:
-                    taken.append((item, (*chat_held, (limits.sender, senders[item.delivery_id]))))
-                else:  # the sender is full: give the chat's lane back unused
-                    unused += [(c.bucket, lane, item.delivery_id, now) for c, lane in chat_held]
+                chat_taken = chat_lanes.get(item.delivery_id)
+                sender_taken = senders.get(item.delivery_id)
+                if sender_taken is not None:
+                    taken.append((item, *_holding(limits.sender, sender_taken, chat, chat_taken)))
+                elif chat is not None and chat_taken is not None:  # the sender is full:
+                    # give the chat's lane back unused, free when it was
+                    unused.append(
+                        (chat.bucket, chat_taken.lane, item.delivery_id, chat_taken.free_at)
+                    )
             await lanes.release_many(session, unused)
         return taken
 
-    async def _post(self, item: Ready) -> tuple[SendOutcome, datetime]:
-        """Post one message; return the outcome and when the provider answered."""
+    async def _post(
+        self, item: Ready, held: Held, start: datetime | None
+    ) -> tuple[SendOutcome, datetime]:
+        """Post one message once its lanes have freed (`start`), then free them a window
+        after the answer, at once rather than with the wave's record, so that another wave
+        can take them ahead; return the outcome and when the provider answered."""
+        early = (start - self._pace_clock()).total_seconds() if start is not None else 0.0
+        if early > 0:
+            await self._sleep(early)
         outcome = await self._senders[item.scheme].send(item.urn, item.message)
-        return outcome, self._pace_clock()
+        answered = self._pace_clock()
+        if held:
+            released = [
+                (limit.bucket, lane, item.delivery_id, answered + limit.window)
+                for limit, lane in held
+            ]
+            async with self._db.session() as session, session.begin():
+                await lanes.release_many(session, released)
+        return outcome, answered
 
     async def _record(
         self,
@@ -297,17 +356,12 @@ class Dispatcher:
         statuses: dict[int, str],
         alerts: list[int],
     ) -> None:
-        """Record a wave's outcomes in a few bulk statements, and free its lanes."""
+        """Record a wave's outcomes in a few bulk statements (its lanes are free already)."""
         now = self._clock()
         paused: dict[str, datetime] = {}
-        released: list[tuple[str, int, int, datetime]] = []
         changes: list[dict[str, object]] = []
         entries: list[LogEntry] = []
         for ready, held, outcome, answered in done:
-            released += [
-                (limit.bucket, lane, ready.delivery_id, answered + limit.window)
-                for limit, lane in held
-            ]
             if outcome.status is SendStatus.RATE_LIMITED and held:
                 sender_bucket = held[-1][0].bucket
                 until = answered + timedelta(seconds=outcome.retry_after or 1.0)
@@ -363,7 +417,6 @@ class Dispatcher:
                 status,
                 reason,
             )
-        await lanes.release_many(session, released)
         if changes:
             await session.execute(_by_id(tuple(changes[0])[1:]), changes)
         await log_messages(session, entries, now=now)
