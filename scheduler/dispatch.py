@@ -4,10 +4,11 @@ That transaction is the send-time check: consent, opt-out, reachability, quiet h
 and whether the visit still stands are read (scheduler.prefetch, a few bulk reads) and decided
 (scheduler.decide) right before the posts go, so a STOP committed while a broadcast is under
 way stops the rest of it. The same transaction takes a lane of each row's sender and chat
-(scheduler.lanes), shared by every process. The channels' senders only post; one transaction
-then records every outcome, the message log and any lost address (handlers.consent), and frees
-the lanes a window after each answer. After a crash at most one wave is uncertain: those rows
-are `sending` and are failed "interrupted" by a live peer (scheduler.workers), never resent.
+(scheduler.pacing, over scheduler.lanes), shared by every process. The channels' senders only
+post, each once its lanes free; each answer frees its lanes a window on, and one transaction
+then records every outcome, the message log and any lost address (handlers.consent). After a
+crash at most one wave is uncertain: those rows are `sending` and are failed "interrupted" by
+a live peer (scheduler.workers), never resent.
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ from handlers.quiet_hours import QuietHours
 from handlers.sending import CHANNEL_OF_SCHEME
 from scheduler import lanes
 from scheduler.decide import CATEGORY_OF_KIND, Decider, Ready
-from scheduler.lanes import Limit, SenderLimits, Taken
+from scheduler.lanes import SenderLimits
+from scheduler.pacing import LEAD, MAX_WAIT, Booked, Held, Pacing, release_after
 from scheduler.prefetch import load_facts
 from scheduler.rules import NudgeRule
 from scheduler.workers import new_worker_id
@@ -46,15 +48,6 @@ __all__ = ["CATEGORY_OF_KIND", "MAX_ATTEMPTS", "Dispatcher", "WaveResult"]
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
-# A wave may take lanes that free within LEAD and posts each message as soon as its own
-# lanes have freed: its claim (the bulk reads and decisions) overlaps the last window
-# instead of following it. The check is then at most LEAD older than the post.
-LEAD = timedelta(seconds=0.5)
-# The shortest wait for a lane (a held lane may be answered but not yet released, or
-# another wave is taking the free ones): a poll, not a spin.
-MIN_WAIT = 0.05
-MAX_WAIT = 1.0  # then look again: a pause may have been lifted, a row become due
-Held = tuple[tuple[Limit, int], ...]  # the lanes a send holds: (limit, lane)
 Sleep = Callable[[float], Awaitable[None]]
 _PROVIDER = {"tel": "twilio"}
 
@@ -74,16 +67,6 @@ def _by_id(columns: Sequence[str]) -> Update:
     table = cast(Table, Delivery.__table__)
     values = {name: bindparam(name, type_=table.c[name].type) for name in columns}
     return update(table).where(table.c.id == bindparam("b_id")).values(values)
-
-
-def _holding(
-    sender: Limit, sender_taken: Taken, chat: Limit | None, chat_taken: Taken | None
-) -> tuple[Held, datetime]:
-    """Return the lanes one send holds and when it may start: once all of them are free."""
-    if chat is None or chat_taken is None:
-        return ((sender, sender_taken.lane),), sender_taken.free_at
-    start = max(sender_taken.free_at, chat_taken.free_at)
-    return ((chat, chat_taken.lane), (sender, sender_taken.lane)), start
 
 
 def _undelivered(kind: str, status: str, reason: str | None) -> bool:
@@ -119,9 +102,12 @@ class Dispatcher:
         self._lead = lead
         self._alerts = alerts
         # Lanes are real time even when a test moves the business clock by hand.
-        self._limits, self._pace_clock, self._sleep = dict(limits or {}), pace_clock, sleep
+        self._pacing, self._pace_clock, self._sleep = (
+            Pacing(limits or {}, senders),
+            pace_clock,
+            sleep,
+        )
         self.worker = worker or new_worker_id()  # its heartbeat row, once a Scheduler beats
-        self._ensured = False
         self._decider = Decider(
             content, tips, rules, senders, clock=clock, clinic_zone=clinic_zone, quiet=quiet
         )
@@ -201,35 +187,15 @@ class Dispatcher:
             raise error
         return statuses
 
-    async def _capacity(
-        self, session: AsyncSession, batch: int, concurrency: int, now: datetime
-    ) -> tuple[int, float | None]:
-        """Return how many rows this wave may claim by `now` (locking the lanes it counts),
-        and the wait when none."""
-        if self._limits and not self._ensured:
-            await lanes.ensure(session, [s.sender for s in self._limits.values()], now)
-            self._ensured = True
-        unpaced = [scheme for scheme in self._senders if scheme not in self._limits]
-        capacity = concurrency if unpaced else 0
-        soonest: datetime | None = None
-        for limits in self._limits.values():
-            free = await lanes.free_count(session, limits.sender.bucket, now, batch)
-            capacity += free
-            if not free:
-                at = await lanes.next_free(session, limits.sender.bucket)
-                soonest = at if soonest is None or (at is not None and at < soonest) else soonest
-        wait = max((soonest - now).total_seconds(), MIN_WAIT) if soonest is not None else 0.05
-        return capacity, (wait if capacity == 0 else None)
-
     async def _wave(
         self, query: Select[Delivery], batch: int, concurrency: int, *, requeue: bool
     ) -> WaveResult:
         result = WaveResult()
         alerts: list[int] = []
-        sending: list[tuple[Ready, Held, datetime | None]] = []
-        horizon = self._pace_clock() + (self._lead if self._limits else timedelta())
+        sending: list[Booked] = []
+        horizon = self._pace_clock() + (self._lead if self._pacing.limits else timedelta())
         async with self._db.session() as session, session.begin():
-            capacity, wait = await self._capacity(session, batch, concurrency, horizon)
+            capacity, wait = await self._pacing.capacity(session, batch, concurrency, horizon)
             if capacity == 0:
                 due = select(Delivery.id).where(
                     Delivery.status == DeliveryStatus.PENDING, Delivery.due_at <= self._clock()
@@ -249,10 +215,13 @@ class Dispatcher:
                 result.statuses[delivery.id] = delivery.status
                 if _undelivered(delivery.kind, delivery.status, delivery.reason):
                     alerts.append(delivery.id)
-            sending = await self._take_lanes(session, ready, deliveries, horizon, requeue=requeue)
+            requeue_at = self._clock() if requeue else None  # a busy chat: due a window on
+            sending = await self._pacing.take(
+                session, ready, deliveries, horizon, requeue_at=requeue_at
+            )
             by_id = {d.id: d for d in deliveries}
             now = self._clock()
-            for item, _held, _start in sending:
+            for item in (booked.ready for booked in sending):
                 row = by_id[item.delivery_id]
                 row.status, row.channel = DeliveryStatus.SENDING, item.scheme
                 row.attempts, row.content_ref, row.updated_at = (
@@ -263,16 +232,15 @@ class Dispatcher:
                 row.claimed_by, row.claimed_at = self.worker, row.claimed_at or now
         if sending:
             outcomes = await asyncio.gather(
-                *(self._post(item, held, start) for item, held, start in sending),
-                return_exceptions=True,
+                *(self._post(booked) for booked in sending), return_exceptions=True
             )
             done: list[tuple[Ready, Held, SendOutcome, datetime]] = []
-            for (item, held, _start), outcome in zip(sending, outcomes, strict=True):
+            for booked, outcome in zip(sending, outcomes, strict=True):
                 if isinstance(outcome, BaseException):
-                    result.statuses[item.delivery_id] = DeliveryStatus.SENDING
+                    result.statuses[booked.ready.delivery_id] = DeliveryStatus.SENDING
                     result.error = result.error or outcome
                 else:
-                    done.append((item, held, *outcome))
+                    done.append((booked.ready, booked.held, *outcome))
             async with self._db.session() as session, session.begin():
                 await self._record(session, done, result.statuses, alerts)
         if self._alerts is not None:  # after the commit: staff can call
@@ -280,73 +248,19 @@ class Dispatcher:
                 await self._alerts.nudge_failed(delivery_id=delivery_id)
         return result
 
-    async def _take_lanes(
-        self,
-        session: AsyncSession,
-        ready: Sequence[Ready],
-        deliveries: Sequence[Delivery],
-        now: datetime,
-        *,
-        requeue: bool,
-    ) -> list[tuple[Ready, Held, datetime | None]]:
-        """Take each row's chat and sender lanes free by `now` in a few bulk statements, with
-        when the send may start (once its lanes have freed); rows that get none wait
-        (claimed) or stay pending for anyone (a busy chat: a window on)."""
-        by_id = {d.id: d for d in deliveries}
-        taken: list[tuple[Ready, Held, datetime | None]] = []
-        for scheme in dict.fromkeys(item.scheme for item in ready):
-            items = [item for item in ready if item.scheme == scheme]
-            limits = self._limits.get(scheme)
-            if limits is None:
-                taken += [(item, (), None) for item in items]
-                continue
-            chats = {item.delivery_id: limits.chat(item.urn) for item in items}
-            wanted = [(c, i) for i, c in chats.items() if c is not None]
-            await lanes.ensure(session, list({c.bucket: c for c, _ in wanted}.values()), now)
-            chat_lanes = await lanes.take_chats(session, wanted, now)
-            candidates = []
-            for item in items:
-                chat = chats[item.delivery_id]
-                if chat is None or item.delivery_id in chat_lanes:
-                    candidates.append(item)
-                elif requeue:  # this chat had a message less than a window ago
-                    by_id[item.delivery_id].due_at = self._clock() + chat.window
-            senders = await lanes.take_many(
-                session, limits.sender, [item.delivery_id for item in candidates], now
-            )
-            unused = []
-            for item in candidates:
-                chat = chats[item.delivery_id]
-                chat_taken = chat_lanes.get(item.delivery_id)
-                sender_taken = senders.get(item.delivery_id)
-                if sender_taken is not None:
-                    taken.append((item, *_holding(limits.sender, sender_taken, chat, chat_taken)))
-                elif chat is not None and chat_taken is not None:  # the sender is full:
-                    # give the chat's lane back unused, free when it was
-                    unused.append(
-                        (chat.bucket, chat_taken.lane, item.delivery_id, chat_taken.free_at)
-                    )
-            await lanes.release_many(session, unused)
-        return taken
-
-    async def _post(
-        self, item: Ready, held: Held, start: datetime | None
-    ) -> tuple[SendOutcome, datetime]:
-        """Post one message once its lanes have freed (`start`), then free them a window
-        after the answer, at once rather than with the wave's record, so that another wave
-        can take them ahead; return the outcome and when the provider answered."""
+    async def _post(self, booked: Booked) -> tuple[SendOutcome, datetime]:
+        """Post one message once its lanes have freed, then free them a window after the
+        answer, at once rather than with the wave's record, so that another wave can take
+        them ahead; return the outcome and when the provider answered."""
+        item, start = booked.ready, booked.start
         early = (start - self._pace_clock()).total_seconds() if start is not None else 0.0
         if early > 0:
             await self._sleep(early)
         outcome = await self._senders[item.scheme].send(item.urn, item.message)
         answered = self._pace_clock()
-        if held:
-            released = [
-                (limit.bucket, lane, item.delivery_id, answered + limit.window)
-                for limit, lane in held
-            ]
+        if booked.held:
             async with self._db.session() as session, session.begin():
-                await lanes.release_many(session, released)
+                await release_after(session, booked.held, item.delivery_id, answered)
         return outcome, answered
 
     async def _record(
