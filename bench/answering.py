@@ -19,7 +19,7 @@ from bench.perf_doc import write_section  # noqa: E402
 from content.check import load_content  # noqa: E402
 from content.search import FaqIndex, is_confident  # noqa: E402
 from content.text import fold, tokens  # noqa: E402
-from handlers.answer import Answerer  # noqa: E402
+from handlers.conversation.answer import Answerer  # noqa: E402
 from handlers.triage import triage  # noqa: E402
 
 # The baseline answers when its best example question is at least this similar.

@@ -42,8 +42,8 @@ from bot.clock import utc_now  # noqa: E402
 from bot.db.models import Delivery  # noqa: E402
 from bot.settings import DEFAULT_CONTENT_DIR, load_settings  # noqa: E402
 from content.tips import load_tips  # noqa: E402
-from handlers.onboarding import Onboarding  # noqa: E402
-from handlers.quiet_hours import QuietHours  # noqa: E402
+from handlers.conversation.onboarding import Onboarding  # noqa: E402
+from handlers.time.quiet_hours import QuietHours  # noqa: E402
 from scheduler.dispatch import Dispatcher  # noqa: E402
 from scheduler.rules import load_nudge_rules  # noqa: E402
 from scheduler.service import Scheduler  # noqa: E402

@@ -53,7 +53,7 @@ from bot.db.models import (  # noqa: E402
 from bot.db.session import Database  # noqa: E402
 from bot.settings import DEFAULT_CONTENT_DIR  # noqa: E402
 from handlers.messages import OutboundMessage  # noqa: E402
-from handlers.quiet_hours import QuietHours  # noqa: E402
+from handlers.time.quiet_hours import QuietHours  # noqa: E402
 from scheduler.timing import occurrences, parse_hhmm  # noqa: E402
 
 PG_ADMIN_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
@@ -234,7 +234,7 @@ class NoopSender:
 def build_scheduler(db: Database, clock: FakeClock) -> Any:
     """Build a Scheduler the way tests/test_scheduler.py does, with a no-op sender."""
     from content.tips import load_tips
-    from handlers.answer import Answerer
+    from handlers.conversation.answer import Answerer
     from scheduler.dispatch import Dispatcher
     from scheduler.rules import load_nudge_rules
     from scheduler.service import Scheduler

@@ -4,7 +4,7 @@ Run: .venv/bin/python bench/tip_replan.py [--patients 5000] [--changes 200]
 
 Reference: `Scheduler.plan()` planning 26 h of tips for every patient (what a fresh start does).
 Measured: a tick's replan of `--changes` patients who changed their tip time (markers written by
-`handlers.preferences.set_time`), and a tick's marker check when nobody changed anything.
+`handlers.patients.preferences.set_time`), and a tick's marker check when nobody changed anything.
 Printed as ratios to the reference, so machines compare; SQLite in a temporary folder.
 """
 
@@ -27,8 +27,8 @@ from sqlalchemy import insert  # noqa: E402
 from bot.db.migrate import upgrade  # noqa: E402
 from bot.db.models import Consent, ConsentCategory, Patient, ReminderPreference  # noqa: E402
 from bot.db.session import Database  # noqa: E402
-from handlers.preferences import set_time  # noqa: E402
-from handlers.quiet_hours import QuietHours  # noqa: E402
+from handlers.patients.preferences import set_time  # noqa: E402
+from handlers.time.quiet_hours import QuietHours  # noqa: E402
 from scheduler.dispatch import Dispatcher  # noqa: E402
 from scheduler.service import Scheduler  # noqa: E402
 

@@ -10,12 +10,13 @@ from bot.db.session import Database
 from bot.errors import ContentError
 from bot.settings import Settings
 from handlers.alerts import AlertSink, LogAlerts
-from handlers.answer import Answerer
-from handlers.clinic_zone import clinic_zone_name, with_clinic_zone
-from handlers.conversation import Conversation
-from handlers.onboarding import Onboarding
-from handlers.pipeline import Pipeline
-from handlers.quiet_hours import QuietHours
+from handlers.conversation.answer import Answerer
+from handlers.conversation.conversation import Conversation
+from handlers.conversation.onboarding import Onboarding
+from handlers.conversation.pipeline import Pipeline
+from handlers.staff.commands import StaffEnv, confirm_rules_in
+from handlers.time.clinic_zone import clinic_zone, clinic_zone_name, with_clinic_zone
+from handlers.time.quiet_hours import QuietHours
 
 __all__ = ["Services", "build_pipeline", "load_answerer", "open_services"]
 
@@ -31,6 +32,15 @@ class Services:
     async def close(self) -> None:
         """Release the database connections."""
         await self.db.close()
+
+    def staff_env(self) -> StaffEnv:
+        """Return what staff commands read: content, the clinic's zone, the confirm rules."""
+        content = self.conversation.answerer.content
+        return StaffEnv(
+            content,
+            clinic_zone(content.clinic, self.settings.clinic_timezone),
+            confirm_rules_in(self.settings.content_dir / "nudges.yaml"),
+        )
 
 
 def build_pipeline(

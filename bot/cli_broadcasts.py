@@ -1,7 +1,7 @@
 """The `clinicbot broadcast`, `broadcasts` and `tag` commands: declared staff commands, as "cli".
 
 Options and arguments are click's; the work, the texts and the audit are the registry's
-(handlers.staff_commands). A refusal is one line on stderr and exit 2.
+(handlers.staff.commands). A refusal is one line on stderr and exit 2.
 """
 
 from __future__ import annotations

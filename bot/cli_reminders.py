@@ -12,16 +12,16 @@ from bot.app import Services
 from bot.cli_session import in_session
 from bot.clock import utc_now
 from bot.db.models import Address, Patient, TipCategory
-from handlers.clinic_zone import clinic_zone_name
-from handlers.preferences import DAYS
-from handlers.quiet_hours import QuietHours
-from handlers.reminder_commands import (
+from handlers.patients.preferences import DAYS
+from handlers.patients.reminder_commands import (
     ReminderChange,
     ReminderCommandError,
     apply_change,
     describe,
     parse_tips_command,
 )
+from handlers.time.clinic_zone import clinic_zone_name
+from handlers.time.quiet_hours import QuietHours
 
 __all__ = ["reminders"]
 

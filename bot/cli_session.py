@@ -13,12 +13,9 @@ from bot.app import Services, open_services
 from bot.clock import utc_now
 from bot.db.models import StaffRole
 from bot.settings import Settings
-from handlers.clinic_zone import clinic_zone
-from handlers.staff_commands import (
+from handlers.staff.commands import (
     CLI_ACTOR,
-    StaffEnv,
     StaffResult,
-    confirm_rules_in,
     run_staff_command,
 )
 
@@ -45,15 +42,9 @@ def in_session(ctx: click.Context, work: Callable[[Services, AsyncSession], Awai
 def staff_command(ctx: click.Context, name: str, args: Mapping[str, str | None]) -> StaffResult:
     """Run a declared staff command as the operator ("cli", admin); exit with its code on a
     refusal, after one line on stderr."""
-    settings: Settings = ctx.obj
 
     async def work(services: Services, session: AsyncSession) -> StaffResult:
-        content = services.conversation.answerer.content
-        env = StaffEnv(
-            content,
-            clinic_zone(content.clinic),
-            confirm_rules_in(settings.content_dir / "nudges.yaml"),
-        )
+        env = services.staff_env()
         return await run_staff_command(
             session, name, args, actor=CLI_ACTOR, role=StaffRole.ADMIN, env=env, now=utc_now()
         )

@@ -1,7 +1,7 @@
 """The `clinicbot staff`, `audit` and `stats` commands: the declared staff commands, as "cli".
 
 Options and arguments are click's; the work, the texts and the audit are the registry's
-(handlers.staff_commands), the same as in the staff group and private chats.
+(handlers.staff.commands), the same as in the staff group and private chats.
 """
 
 from __future__ import annotations

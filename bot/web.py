@@ -27,8 +27,8 @@ from bot.errors import ClinicbotError
 from bot.health import Health, Readiness, sqlite_directory
 from bot.settings import Settings
 from bot.storage_errors import StorageErrors
-from handlers.staff import bootstrap_staff
-from handlers.staff_alerts import AlertDetail, StaffAlerts
+from handlers.staff.alerts import AlertDetail, StaffAlerts
+from handlers.staff.roles import bootstrap_staff
 from scheduler.runtime import scheduler_running
 
 __all__ = ["create_app"]

@@ -123,7 +123,8 @@ REQUIRED_MESSAGES = (
     "sms_opt_out",
     "sms_resubscribed",
     "sms_how_to_stop",
-    # Telegram onboarding, menus, reminders, appointments and privacy (handlers/onboarding.py ...)
+    # Telegram onboarding, menus, reminders, appointments and privacy
+    # (handlers/conversation/onboarding.py ...)
     "onboarding_welcome",
     "onboarding_language",
     "onboarding_consent_appointments",
@@ -206,7 +207,8 @@ REQUIRED_MESSAGES = (
             "now created discarded stale error list none cancel cancelled report progress"
         ).split()
     ),
-    # Hand-off to staff, alerts and stats (handlers/handoff.py, staff_alerts.py, stats.py)
+    # Hand-off to staff, alerts and stats (handlers/conversation/handoff.py,
+    # handlers/staff/alerts.py, handlers/staff/stats.py)
     "ticket_opened",
     "ticket_after_hours",
     "ticket_already_open",

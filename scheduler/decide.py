@@ -21,7 +21,7 @@ from bot.db.models import (
 from content.store import ContentStore
 from content.tips import Tip
 from handlers.messages import OutboundMessage
-from handlers.quiet_hours import QuietHours
+from handlers.time.quiet_hours import QuietHours
 from scheduler.compose import (
     BROADCAST_PREFIX,
     broadcast_message,
@@ -118,7 +118,8 @@ class Decider:
         if composed is None:
             return None
         message, question, content_ref = composed
-        # The sender checks this consent again just before it posts (handlers.consent.refusal).
+        # The sender checks this consent again just before it posts
+        # (handlers.delivery.consent.refusal).
         message = replace(message, consent=category)
         return Ready(
             delivery.id,

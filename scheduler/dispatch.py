@@ -6,9 +6,9 @@ and whether the visit still stands are read (scheduler.prefetch, a few bulk read
 way stops the rest of it. The same transaction takes a lane of each row's sender and chat
 (scheduler.pacing, over scheduler.lanes), shared by every process. The channels' senders only
 post, each once its lanes free; each answer frees its lanes a window on, and one transaction
-then records every outcome, the message log and any lost address (handlers.consent). After a
-crash at most one wave is uncertain: those rows are `sending` and are failed "interrupted" by
-a live peer (scheduler.workers), never resent.
+then records every outcome, the message log and any lost address (handlers.delivery.consent).
+After a crash at most one wave is uncertain: those rows are `sending` and are failed
+"interrupted" by a live peer (scheduler.workers), never resent.
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Select, Table, Update, bindparam, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.channels.base import ChannelSender, SendOutcome, SendStatus
 from bot.clock import Clock, utc_now
 from bot.db.models import Delivery, DeliveryStatus, Patient
 from bot.db.patients import LogEntry, log_messages
@@ -32,9 +31,11 @@ from bot.db.session import Database
 from content.store import ContentStore
 from content.tips import Tip
 from handlers.alerts import StaffDesk
-from handlers.consent import LOST, record_lost
-from handlers.quiet_hours import QuietHours
-from handlers.sending import CHANNEL_OF_SCHEME
+from handlers.delivery.consent import LOST, record_lost
+from handlers.delivery.outcomes import SendOutcome, SendStatus
+from handlers.delivery.sending import CHANNEL_OF_SCHEME
+from handlers.delivery.transport import ChannelSender
+from handlers.time.quiet_hours import QuietHours
 from scheduler import lanes
 from scheduler.decide import CATEGORY_OF_KIND, Decider, Ready
 from scheduler.lanes import SenderLimits

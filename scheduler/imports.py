@@ -32,8 +32,8 @@ from bot.db.models import Appointment, AppointmentStatus
 from bot.db.session import Database, connection_errors
 from bot.errors import ContentError
 from bot.settings import Settings
-from handlers.clinic_zone import clinic_zone
-from handlers.quiet_hours import QuietHours
+from handlers.time.clinic_zone import clinic_zone
+from handlers.time.quiet_hours import QuietHours
 from scheduler.import_csv import parse_csv
 from scheduler.import_ics import parse_ics
 from scheduler.import_rows import AppointmentRow, ImportFileError
@@ -284,7 +284,7 @@ def read_appointment_file(
 
 
 def clinic_zone_of(settings: Settings) -> ZoneInfo:
-    """Return the clinic zone (handlers.clinic_zone) for a command that loads no content."""
+    """Return the clinic zone (handlers.time.clinic_zone) for a command that loads no content."""
     if settings.clinic_timezone:
         return clinic_zone({}, settings.clinic_timezone)  # no need to read the content
     path = settings.content_dir / "clinic.yaml"

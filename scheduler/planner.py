@@ -11,7 +11,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import AppointmentStatus, Delivery, DeliveryStatus
-from handlers.quiet_hours import QuietHours
+from handlers.time.quiet_hours import QuietHours
 from scheduler.outbox import PlannedDelivery, insert_planned
 from scheduler.rules import NudgeRule
 from scheduler.timing import local_instant

@@ -9,15 +9,15 @@ from datetime import timedelta
 from typing import Any
 
 from bot.app import Services
-from bot.channels.base import ChannelSender
 from bot.clock import Clock, utc_now
 from bot.errors import ContentError
 from bot.settings import Settings
 from content.tips import load_tips
 from handlers.alerts import StaffDesk
-from handlers.broadcast_reports import BroadcastProgress
-from handlers.clinic_zone import clinic_zone as resolve_clinic_zone
-from handlers.quiet_hours import QuietHours
+from handlers.delivery.transport import ChannelSender
+from handlers.staff.broadcast_reports import BroadcastProgress
+from handlers.time.clinic_zone import clinic_zone as resolve_clinic_zone
+from handlers.time.quiet_hours import QuietHours
 from scheduler.dispatch import Dispatcher
 from scheduler.lanes import Limit, SenderLimits
 from scheduler.rules import load_nudge_rules

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from bot.clock import Clock, utc_now
 from bot.db.models import Appointment, Patient
 from bot.db.session import Database
-from handlers.quiet_hours import QuietHours
+from handlers.time.quiet_hours import QuietHours
 from scheduler.dispatch import Dispatcher
 from scheduler.planner import Visit, replan_all
 from scheduler.rules import NudgeRule

@@ -1,4 +1,4 @@
-"""Local wall-clock times to UTC instants, across DST (quiet hours: handlers.quiet_hours)."""
+"""Local wall-clock times to UTC instants, across DST (quiet hours: handlers.time.quiet_hours)."""
 
 from __future__ import annotations
 

@@ -23,10 +23,10 @@ from bot.db.models import (
     PatientStatus,
     ReminderPreference,
 )
-from handlers.quiet_hours import QuietHours
+from handlers.time.quiet_hours import QuietHours
 from scheduler.outbox import PlannedDelivery, insert_planned
-from scheduler.timing import occurrences, parse_hhmm, patient_zone
-from scheduler.tip_window import TIP_GRACE, stamp
+from scheduler.timing import patient_zone
+from scheduler.tip_window import TIP_GRACE, tip_row, tip_times
 
 __all__ = ["REPLANNED", "replan_patient_tips", "wanted_tips"]
 
@@ -65,25 +65,12 @@ async def wanted_tips(
             ReminderPreference.category, ReminderPreference.weekdays, ReminderPreference.local_time
         ).where(ReminderPreference.patient_id == patient_id, ReminderPreference.enabled.is_(True))
     )
-    wanted = []
-    for category, weekdays, local_time in rows:
-        try:
-            at = parse_hhmm(local_time)
-        except ValueError:
-            continue  # validated on entry; never crash the planner on one row
-        for raw in occurrences(start, end, zone, at, weekdays):
-            due = quiet.next_allowed(raw, zone)
-            wanted.append(
-                PlannedDelivery(
-                    key=f"tip:{patient_id}:{category}:{stamp(due)}",
-                    patient_id=patient_id,
-                    kind="tip",
-                    reference=category,
-                    due_at=due,
-                    expires_at=due + TIP_GRACE,
-                )
-            )
-    return wanted
+    # Every row is pending here: the caller keeps only rows from now on for new inserts.
+    return [
+        tip_row(patient_id, category, due, now=start)
+        for category, weekdays, local_time in rows
+        for due in tip_times(local_time, weekdays, start, end, zone, quiet)
+    ]
 
 
 async def replan_patient_tips(

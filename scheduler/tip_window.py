@@ -23,11 +23,19 @@ from bot.db.models import (
     PatientStatus,
     ReminderPreference,
 )
-from handlers.quiet_hours import QuietHours
+from handlers.time.quiet_hours import QuietHours
 from scheduler.outbox import PlannedDelivery, insert_planned
 from scheduler.timing import occurrences, parse_hhmm, patient_zone
 
-__all__ = ["TIP_GRACE", "local_ranges", "plan_tip_window", "stamp", "zone_groups"]
+__all__ = [
+    "TIP_GRACE",
+    "local_ranges",
+    "plan_tip_window",
+    "stamp",
+    "tip_row",
+    "tip_times",
+    "zone_groups",
+]
 
 TIP_GRACE = timedelta(hours=1)
 _DST_MARGIN = timedelta(hours=2)  # look this far either side for an offset change
@@ -56,6 +64,46 @@ def local_ranges(start: datetime, end: datetime, zone: ZoneInfo) -> list[tuple[s
     if low.date() == high.date():
         return [(first, last)]
     return [(first, "23:59"), ("00:00", last)]
+
+
+def tip_times(
+    local_time: str,
+    weekdays: int,
+    start: datetime,
+    end: datetime,
+    zone: ZoneInfo,
+    quiet: QuietHours,
+) -> list[datetime]:
+    """Return when a tip set for `local_time` on `weekdays` goes in [start, end).
+
+    Times in quiet hours move to the next allowed minute.
+
+    Empty for a stored time that does not parse: validated on entry, and one bad row must
+    never stop the planner.
+    """
+    try:
+        at = parse_hhmm(local_time)
+    except ValueError:
+        return []
+    return [quiet.next_allowed(due, zone) for due in occurrences(start, end, zone, at, weekdays)]
+
+
+def tip_row(patient_id: int, category: str, due: datetime, now: datetime) -> PlannedDelivery:
+    """Return the planned row of one tip; its key makes a tip planned twice one row.
+
+    A tip already past its grace (the process was down) is recorded missed, not sent.
+    """
+    late = due + TIP_GRACE <= now
+    return PlannedDelivery(
+        key=f"tip:{patient_id}:{category}:{stamp(due)}",
+        patient_id=patient_id,
+        kind="tip",
+        reference=category,
+        due_at=due,
+        expires_at=due + TIP_GRACE,
+        status=DeliveryStatus.MISSED if late else DeliveryStatus.PENDING,
+        reason="expired" if late else None,
+    )
 
 
 def zone_groups(
@@ -129,29 +177,10 @@ async def plan_tip_window(
         )
         cache: dict[tuple[str, int], list[datetime]] = {}
         for patient_id, category, weekdays, local_time in rows:
-            if (local_time, weekdays) not in cache:
-                try:
-                    at = parse_hhmm(local_time)
-                except ValueError:
-                    cache[(local_time, weekdays)] = []
-                    continue  # validated on entry; never crash the planner on one row
-                cache[(local_time, weekdays)] = [
-                    quiet.next_allowed(due, zone)
-                    for due in occurrences(start, end, zone, at, weekdays)
-                ]
-            for due in cache[(local_time, weekdays)]:
-                late = due + TIP_GRACE <= now
-                planned.append(
-                    PlannedDelivery(
-                        key=f"tip:{patient_id}:{category}:{stamp(due)}",
-                        patient_id=patient_id,
-                        kind="tip",
-                        reference=category,
-                        due_at=due,
-                        expires_at=due + TIP_GRACE,
-                        status=DeliveryStatus.MISSED if late else DeliveryStatus.PENDING,
-                        reason="expired" if late else None,
-                    )
-                )
+            times = cache.get((local_time, weekdays))
+            if times is None:
+                times = tip_times(local_time, weekdays, start, end, zone, quiet)
+                cache[(local_time, weekdays)] = times
+            planned.extend(tip_row(patient_id, category, due, now) for due in times)
     await insert_planned(session, planned, now)
     return len(planned)

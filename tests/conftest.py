@@ -23,7 +23,7 @@ from bot.db.session import Database
 from bot.settings import DEFAULT_CONTENT_DIR
 
 if TYPE_CHECKING:
-    from handlers.answer import Answerer
+    from handlers.conversation.answer import Answerer
 
 PG_URL = os.environ.get("TEST_DATABASE_URL")
 SPECS = Path(__file__).resolve().parent / "specs"
@@ -49,7 +49,7 @@ def clock() -> FakeClock:
 
 @pytest.fixture(scope="session")
 def answerer() -> Answerer:
-    from handlers.answer import Answerer
+    from handlers.conversation.answer import Answerer
 
     return Answerer.from_directory(DEFAULT_CONTENT_DIR)
 

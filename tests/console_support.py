@@ -32,7 +32,7 @@ from bot.db.models import (
 )
 from bot.settings import load_settings
 from bot.web import create_app
-from handlers.staff import add_staff
+from handlers.staff.roles import add_staff
 from tests.conftest import FakeClock
 
 __all__ = [

@@ -33,7 +33,7 @@ from bot.settings import DEFAULT_CONTENT_DIR
 from content.check import load_content
 from content.tips import load_tips
 from handlers.messages import OutboundMessage
-from handlers.quiet_hours import QuietHours
+from handlers.time.quiet_hours import QuietHours
 from scheduler.dispatch import Dispatcher
 from scheduler.outbox import PlannedDelivery, insert_planned
 from scheduler.rules import load_nudge_rules

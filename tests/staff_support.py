@@ -14,10 +14,10 @@ from twilio.http.response import Response
 from bot.channels.telegram.staff_group import ReplySender, connect_staff_group
 from bot.db.models import StaffRole
 from bot.db.session import Database
-from handlers.answer import Answerer
-from handlers.conversation import Conversation
-from handlers.staff import add_staff
-from handlers.staff_alerts import AlertDetail, StaffAlerts
+from handlers.conversation.answer import Answerer
+from handlers.conversation.conversation import Conversation
+from handlers.staff.alerts import AlertDetail, StaffAlerts
+from handlers.staff.roles import add_staff
 from tests.conftest import FakeClock
 from tests.telegram_fake import BOT_USER, Harness
 

@@ -19,9 +19,9 @@ from bot.channels.telegram.deps import Deps
 from bot.channels.telegram.ratelimit import ChatPacer, ClinicRateLimiter
 from bot.db.session import Database
 from handlers.alerts import LogAlerts
-from handlers.answer import Answerer
-from handlers.conversation import Conversation
-from handlers.onboarding import Onboarding
+from handlers.conversation.answer import Answerer
+from handlers.conversation.conversation import Conversation
+from handlers.conversation.onboarding import Onboarding
 from tests.conftest import FakeClock
 
 SPEC_PATH = Path(__file__).resolve().parent / "specs" / "telegram_bot_api_7.4_spec.json"

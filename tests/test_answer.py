@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from handlers.answer import HUMAN_PAYLOAD, MORE_PREFIX, TOPIC_PREFIX, Answerer
+from handlers.conversation.answer import HUMAN_PAYLOAD, MORE_PREFIX, TOPIC_PREFIX, Answerer
 from handlers.messages import ReplyKind
 
 

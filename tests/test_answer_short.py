@@ -7,8 +7,8 @@ import pytest
 from bot.db.session import Database
 from content.check import MAX_SHORT_CHARS
 from handlers.alerts import AlertSink
-from handlers.answer import HUMAN_PAYLOAD, MORE_PREFIX, TOPIC_PREFIX, Answerer
-from handlers.conversation import Conversation
+from handlers.conversation.answer import HUMAN_PAYLOAD, MORE_PREFIX, TOPIC_PREFIX, Answerer
+from handlers.conversation.conversation import Conversation
 from handlers.messages import Channel, InboundMessage, ReplyKind
 from tests.conftest import FakeClock
 

@@ -9,7 +9,7 @@ import pytest
 from bot.app import load_answerer
 from bot.errors import ContentError
 from bot.settings import load_settings
-from handlers.clinic_zone import clinic_zone, clinic_zone_name
+from handlers.time.clinic_zone import clinic_zone, clinic_zone_name
 from scheduler.imports import clinic_zone_of
 
 

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.db.models import Address, ConsentCategory
 from bot.db.patients import consents_of, find_or_create_patient
 from bot.db.session import Database
-from handlers.consent import opt_in, record_lost, refusal, stop_everything
+from handlers.delivery.consent import opt_in, record_lost, refusal, stop_everything
 
 NOW = datetime(2026, 5, 1, 12, tzinfo=UTC)
 

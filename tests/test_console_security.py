@@ -13,7 +13,7 @@ from starlette.routing import Mount, Route
 from bot.console.models import ConsoleLink, ConsoleSession
 from bot.console.routes import PUBLIC_PATHS
 from bot.db.models import AuditEntry, MessageLog, Patient, StaffRole, Ticket, TicketStatus
-from handlers.staff import add_staff, remove_staff
+from handlers.staff.roles import add_staff, remove_staff
 from tests.console_support import (
     ADMIN,
     HTTPS,

@@ -10,8 +10,8 @@ from sqlalchemy import select
 from bot.db.models import Address, MessageLog, PainScore, Patient, SafetyEvent
 from bot.db.session import Database
 from bot.logs import configure_logging
-from handlers.answer import Answerer
-from handlers.conversation import Conversation
+from handlers.conversation.answer import Answerer
+from handlers.conversation.conversation import Conversation
 from handlers.messages import Channel, InboundMessage, ReplyKind
 from tests.conftest import FakeClock
 

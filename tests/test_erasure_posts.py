@@ -7,9 +7,9 @@ from sqlalchemy import select
 from bot.db.models import Patient, Ticket, TicketPost
 from bot.db.patients import find_or_create_patient
 from bot.db.session import Database
-from handlers.answer import Answerer
-from handlers.staff_alerts import StaffAlerts
-from handlers.tickets import open_ticket
+from handlers.conversation.answer import Answerer
+from handlers.staff.alerts import StaffAlerts
+from handlers.staff.tickets import open_ticket
 from tests.conftest import FakeClock
 from tests.staff_support import STAFF_CHAT, staff_harness, to_group
 from tests.telegram_fake import Harness

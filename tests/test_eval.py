@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from handlers.answer import Answerer, Reply
+from handlers.conversation.answer import Answerer, Reply
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -44,10 +44,10 @@ from bot.db.patients import find_or_create_patient
 from bot.db.session import Database
 from bot.settings import DEFAULT_CONTENT_DIR
 from content.tips import load_tips
-from handlers.answer import Answerer
-from handlers.consent import opt_in
+from handlers.conversation.answer import Answerer
+from handlers.delivery.consent import opt_in
 from handlers.messages import OutboundMessage
-from handlers.quiet_hours import QuietHours
+from handlers.time.quiet_hours import QuietHours
 from scheduler.dispatch import MAX_ATTEMPTS, Dispatcher
 from scheduler.outbox import PlannedDelivery, insert_planned
 from scheduler.rules import load_nudge_rules

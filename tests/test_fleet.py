@@ -23,7 +23,7 @@ from sqlalchemy import select
 from bot.db.migrate import upgrade
 from bot.db.models import Delivery
 from bot.db.session import Database
-from handlers.broadcasts import delivery_report
+from handlers.staff.broadcasts import delivery_report
 from scheduler.workers import SqliteSchedulerLock
 from tests.conftest import PG_URL, _drop_postgres_database, _postgres_database
 from tests.fleet_support import (

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from bot.db.models import Address, Appointment, Patient
 from bot.db.session import Database
 from bot.settings import DEFAULT_CONTENT_DIR
-from handlers.quiet_hours import QuietHours
+from handlers.time.quiet_hours import QuietHours
 from scheduler.import_rows import AppointmentRow, ImportFileError
 from scheduler.imports import Pace, import_in_batches, read_appointment_file
 from scheduler.rules import load_nudge_rules

@@ -11,13 +11,13 @@ from sqlalchemy import select
 from bot.db.models import Patient
 from bot.db.session import Database
 from handlers.alerts import LogAlerts
-from handlers.answer import Answerer
-from handlers.conversation import Conversation
-from handlers.intents import Intent, intent_of
-from handlers.language_memory import clear_language, reply_language
+from handlers.conversation.answer import Answerer
+from handlers.conversation.conversation import Conversation
+from handlers.conversation.intents import Intent, intent_of
+from handlers.conversation.onboarding import Onboarding
+from handlers.conversation.pipeline import Pipeline
 from handlers.messages import Channel, InboundMessage
-from handlers.onboarding import Onboarding
-from handlers.pipeline import Pipeline
+from handlers.patients.language_memory import clear_language, reply_language
 from tests.conftest import FakeClock
 
 BLIND = Path(__file__).parent / "eval" / "faq_dev.jsonl"

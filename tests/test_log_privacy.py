@@ -21,7 +21,7 @@ from bot.channels.sms.client import TwilioRest
 from bot.channels.sms.sender import SmsSender
 from bot.db.models import Address, Broadcast, ConsentCategory
 from bot.logs import QUIET_LIBRARIES, configure_logging
-from handlers.consent import opt_in
+from handlers.delivery.consent import opt_in
 from scheduler.outbox import PlannedDelivery, insert_planned
 from scheduler.runtime import build_scheduler
 from tests.conftest import FakeClock

@@ -25,11 +25,11 @@ from bot.db.models import (
     TicketStatus,
 )
 from bot.db.session import Database
-from handlers.appointments import upcoming
-from handlers.contacts import link_phone
-from handlers.merge import DUPLICATE_REASON
-from handlers.quiet_hours import QuietHours
-from handlers.tickets import open_ticket, open_ticket_of, reply_address
+from handlers.patients.appointments import upcoming
+from handlers.patients.contacts import link_phone
+from handlers.patients.merge import DUPLICATE_REASON
+from handlers.staff.tickets import open_ticket, open_ticket_of, reply_address
+from handlers.time.quiet_hours import QuietHours
 from scheduler.outbox import PlannedDelivery, insert_planned
 from scheduler.planner import replan_appointment
 from scheduler.rules import NudgeRule

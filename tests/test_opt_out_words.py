@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from handlers.opt_out_words import OptOut, opt_out_request
+from handlers.conversation.opt_out_words import OptOut, opt_out_request
 
 
 @pytest.mark.parametrize(

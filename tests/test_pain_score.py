@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from handlers.pain_score import parse_pain_score
+from handlers.patients.pain_score import parse_pain_score
 
 
 @pytest.mark.parametrize(

@@ -5,9 +5,13 @@ from __future__ import annotations
 import pytest
 
 from bot.db.models import TipCategory
-from handlers.preferences import DAYS
-from handlers.quiet_hours import QuietHours
-from handlers.reminder_commands import ReminderChange, ReminderCommandError, parse_tips_command
+from handlers.patients.preferences import DAYS
+from handlers.patients.reminder_commands import (
+    ReminderChange,
+    ReminderCommandError,
+    parse_tips_command,
+)
+from handlers.time.quiet_hours import QuietHours
 
 QUIET = QuietHours()
 ALL = tuple(TipCategory)

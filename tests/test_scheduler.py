@@ -26,9 +26,9 @@ from bot.db.models import (
 )
 from bot.db.patients import find_or_create_patient
 from bot.db.session import Database
-from handlers.answer import Answerer
-from handlers.consent import opt_in, stop_everything
-from handlers.quiet_hours import QuietHours
+from handlers.conversation.answer import Answerer
+from handlers.delivery.consent import opt_in, stop_everything
+from handlers.time.quiet_hours import QuietHours
 from scheduler.dispatch import Dispatcher
 from scheduler.outbox import PlannedDelivery, insert_planned
 from scheduler.planner import replan_appointment

@@ -13,8 +13,8 @@ from bot.channels.base import SendOutcome, SendStatus
 from bot.db.models import Address, Broadcast, ConsentCategory, Delivery, Patient
 from bot.db.patients import find_or_create_patient
 from bot.db.session import Database
-from handlers.answer import Answerer
-from handlers.consent import opt_in
+from handlers.conversation.answer import Answerer
+from handlers.delivery.consent import opt_in
 from scheduler.outbox import PlannedDelivery, insert_planned
 from tests.conftest import FakeClock
 from tests.test_scheduler import FakeSender, Rig, _rig

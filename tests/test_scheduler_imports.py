@@ -18,7 +18,7 @@ from sqlalchemy import select, update
 from bot.db.models import Address, Appointment, AppointmentStatus, Delivery, Patient
 from bot.db.session import Database
 from bot.settings import DEFAULT_CONTENT_DIR
-from handlers.quiet_hours import QuietHours
+from handlers.time.quiet_hours import QuietHours
 from scheduler import imports
 from scheduler.import_csv import parse_csv, parse_start
 from scheduler.import_rows import MAX_ROWS, ImportFileError, derived_uid

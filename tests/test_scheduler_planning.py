@@ -12,8 +12,8 @@ from sqlalchemy import select
 
 from bot.db.models import Delivery, DeliveryStatus
 from bot.db.session import Database
-from handlers.answer import Answerer
-from handlers.quiet_hours import QuietHours
+from handlers.conversation.answer import Answerer
+from handlers.time.quiet_hours import QuietHours
 from scheduler.dispatch import Dispatcher
 from scheduler.rules import NudgeRule
 from scheduler.service import Scheduler

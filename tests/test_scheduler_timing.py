@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from handlers.quiet_hours import QuietHours
+from handlers.time.quiet_hours import QuietHours
 from scheduler.timing import local_instant, occurrences, parse_hhmm
 
 LA = ZoneInfo("America/Los_Angeles")

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from starlette.applications import Starlette
 
 from bot.db.models import Broadcast, MessageLog, Patient, Ticket
-from handlers.privacy import export, export_json
+from handlers.patients.privacy import export, export_json
 from tests.conftest import FakeClock
 from tests.sms_support import PUBLIC_URL, payload, post_signed, sign
 from tests.telegram_fake import FakeBotApi

@@ -32,14 +32,14 @@ from bot.channels.telegram.sender import TelegramSender
 from bot.db.models import Address, ConsentCategory, Delivery, DeliveryStatus, Patient
 from bot.db.patients import find_or_create_patient
 from bot.db.session import Database
-from handlers.answer import Answerer
-from handlers.audience import Audience
-from handlers.broadcasts import create_broadcast
-from handlers.consent import opt_in
+from handlers.conversation.answer import Answerer
+from handlers.delivery.consent import opt_in
+from handlers.delivery.sending import Checked
 from handlers.messages import OutboundMessage, ReplyKind
-from handlers.preferences import stop
-from handlers.quiet_hours import QuietHours
-from handlers.sending import Checked
+from handlers.patients.preferences import stop
+from handlers.staff.audience import Audience
+from handlers.staff.broadcasts import create_broadcast
+from handlers.time.quiet_hours import QuietHours
 from scheduler.dispatch import Dispatcher
 from scheduler.lanes import Limit, SenderLimits
 from tests.conftest import FakeClock

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from handlers.appointment_replies import AppointmentIntent, pending_appointment, understand
+from handlers.patients.appointment_replies import (
+    AppointmentIntent,
+    pending_appointment,
+    understand,
+)
 
 CONFIRM, RESCHEDULE = AppointmentIntent.CONFIRM, AppointmentIntent.RESCHEDULE
 

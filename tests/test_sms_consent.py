@@ -15,7 +15,7 @@ from starlette.applications import Starlette
 from bot.app import Services
 from bot.db.models import Address, Consent, ConsentCategory, Patient
 from bot.db.patients import set_consent
-from handlers.preferences import stop as telegram_stop
+from handlers.patients.preferences import stop as telegram_stop
 from tests.conftest import FakeClock
 from tests.sms_support import PATIENT, payload, post_signed, running_sms_app
 

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from content.sms import count_segments
-from handlers.sms_keywords import Keyword, classify, fit_automated, keyword_language
+from handlers.conversation.sms_keywords import Keyword, classify, fit_automated, keyword_language
 
 OPT_OUT = "Reply STOP to opt out."
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from handlers.quiet_hours import is_quiet, next_allowed_time
+from handlers.time.quiet_hours import is_quiet, next_allowed_time
 
 NY = ZoneInfo("America/New_York")
 ZONES = [

@@ -22,9 +22,9 @@ from bot.channels.sms.sender import SmsSender
 from bot.db.models import Address, MessageLog
 from bot.db.patients import find_or_create_patient
 from content.sms import count_segments
-from handlers.consent import refusal, stop_everything
+from handlers.delivery.consent import refusal, stop_everything
+from handlers.delivery.sending import Checked
 from handlers.messages import OutboundMessage, ReplyKind
-from handlers.sending import Checked
 from tests.conftest import FakeClock
 from tests.sms_support import ACCOUNT_SID, PATIENT, SERVICE_SID, TOKEN, sms_settings
 
@@ -224,7 +224,7 @@ async def test_a_malformed_address_fails_without_a_request(services: Services) -
 
 
 def test_segments_of_a_fitted_message() -> None:
-    from handlers.sms_keywords import fit_automated
+    from handlers.conversation.sms_keywords import fit_automated
 
     body = fit_automated("Ñandú " * 100, clinic_name="Clinic", opt_out="Reply STOP to opt out.")
     assert count_segments(body).count <= 2 and body.endswith("Reply STOP to opt out.")

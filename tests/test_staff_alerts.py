@@ -21,11 +21,11 @@ from bot.db.session import Database
 from bot.settings import DEFAULT_CONTENT_DIR
 from content.tips import load_tips
 from handlers.alerts import LogAlerts, StaffDesk
-from handlers.answer import Answerer
-from handlers.consent import opt_in
+from handlers.conversation.answer import Answerer
+from handlers.delivery.consent import opt_in
 from handlers.messages import Channel, OutboundMessage
-from handlers.quiet_hours import QuietHours
-from handlers.staff_alerts import BACKLOG, AlertDetail, StaffAlerts
+from handlers.staff.alerts import BACKLOG, AlertDetail, StaffAlerts
+from handlers.time.quiet_hours import QuietHours
 from scheduler.dispatch import Dispatcher
 from scheduler.rules import load_nudge_rules
 from tests.conftest import FakeClock

@@ -13,7 +13,7 @@ from bot.db.migrate import upgrade
 from bot.db.models import AuditEntry, Broadcast, ConsentCategory, Delivery
 from bot.db.patients import find_or_create_patient
 from bot.db.session import Database
-from handlers.consent import opt_in
+from handlers.delivery.consent import opt_in
 from tests.test_cli import clinicbot
 
 

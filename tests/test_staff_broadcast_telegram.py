@@ -11,9 +11,9 @@ from sqlalchemy import select
 from bot.db.models import AuditEntry, Broadcast, ConsentCategory, Delivery, StaffRole
 from bot.db.patients import find_or_create_patient
 from bot.db.session import Database
-from handlers.answer import Answerer
-from handlers.consent import opt_in
-from handlers.staff import add_staff
+from handlers.conversation.answer import Answerer
+from handlers.delivery.consent import opt_in
+from handlers.staff.roles import add_staff
 from tests.conftest import FakeClock
 from tests.telegram_fake import Call, Harness
 
@@ -131,7 +131,7 @@ async def test_a_removed_staff_member_loses_the_wizard(
 ) -> None:
     await _staff_and_patients(db, clock)
     [call] = await tg.send("command_start", text="/broadcast")
-    from handlers.staff import remove_staff
+    from handlers.staff.roles import remove_staff
 
     async with db.session() as session, session.begin():
         await remove_staff(session, STAFF_ID, actor="cli", now=clock())

@@ -22,19 +22,19 @@ from bot.db.models import (
 )
 from bot.db.patients import find_or_create_patient
 from bot.db.session import Database
-from handlers.answer import Answerer
-from handlers.audience import Audience, AudienceError, parse_audience, select_recipients
-from handlers.broadcast_reports import BroadcastProgress, preview_text
-from handlers.broadcasts import (
+from handlers.conversation.answer import Answerer
+from handlers.delivery.consent import opt_in, stop_everything
+from handlers.staff.audience import Audience, AudienceError, parse_audience, select_recipients
+from handlers.staff.broadcast_reports import BroadcastProgress, preview_text
+from handlers.staff.broadcasts import (
     BroadcastError,
     cancel_broadcast,
     create_broadcast,
     delivery_report,
     preview,
 )
-from handlers.consent import opt_in, stop_everything
-from handlers.quiet_hours import QuietHours
-from handlers.tags import TagError, add_tag, list_tags, remove_tag
+from handlers.staff.tags import TagError, add_tag, list_tags, remove_tag
+from handlers.time.quiet_hours import QuietHours
 from scheduler.dispatch import Dispatcher
 from scheduler.outbox import claim_due
 from scheduler.service import Scheduler

@@ -12,16 +12,16 @@ from sqlalchemy import func, select
 from bot.db.models import AuditEntry, PatientTag, StaffRole, Ticket, TicketStatus
 from bot.db.patients import find_or_create_patient
 from bot.db.session import Database
-from handlers.answer import Answerer
-from handlers.staff import add_staff, remove_staff
-from handlers.staff_commands import (
+from handlers.conversation.answer import Answerer
+from handlers.staff.commands import (
     COMMANDS,
     StaffEnv,
     StaffResult,
     parse_words,
     run_staff_command,
 )
-from handlers.tickets import open_ticket
+from handlers.staff.roles import add_staff, remove_staff
+from handlers.staff.tickets import open_ticket
 from tests.conftest import FakeClock
 from tests.scheduler_support import LA
 from tests.staff_support import (

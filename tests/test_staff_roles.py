@@ -12,8 +12,8 @@ from sqlalchemy import select
 from bot.cli import cli
 from bot.db.models import AuditEntry, StaffRole
 from bot.db.session import Database
-from handlers.answer import Answerer
-from handlers.staff import add_staff, remove_staff
+from handlers.conversation.answer import Answerer
+from handlers.staff.roles import add_staff, remove_staff
 from tests.conftest import FakeClock
 from tests.staff_support import STRANGER, group_update, staff_harness, to_chat
 

@@ -18,9 +18,9 @@ from bot.db.models import (
 )
 from bot.db.patients import find_or_create_patient, set_consent
 from bot.db.session import Database
-from handlers.answer import Answerer
-from handlers.consent import opt_in, stop_everything
-from handlers.stats import collect_stats, format_stats
+from handlers.conversation.answer import Answerer
+from handlers.delivery.consent import opt_in, stop_everything
+from handlers.staff.stats import collect_stats, format_stats
 from tests.conftest import FakeClock
 
 

@@ -21,8 +21,8 @@ from bot.channels.sms.config import SmsConfig
 from bot.channels.sms.sender import SmsSender
 from bot.db.models import Appointment, AuditEntry, Patient, Ticket, TicketPost, TicketStatus
 from bot.db.session import Database
-from handlers.answer import Answerer
-from handlers.staff_alerts import StaffAlerts
+from handlers.conversation.answer import Answerer
+from handlers.staff.alerts import StaffAlerts
 from tests.conftest import FakeClock
 from tests.sms_support import ACCOUNT_SID, PATIENT, TOKEN, payload, post_signed, sms_settings
 from tests.staff_support import (

@@ -11,8 +11,8 @@ from sqlalchemy import select
 
 from bot.db.models import Appointment, AuditEntry, Consent, Patient
 from bot.db.session import Database
-from handlers.answer import Answerer
-from handlers.privacy import forget_button, forget_key
+from handlers.conversation.answer import Answerer
+from handlers.patients.privacy import forget_button, forget_key
 from tests.conftest import FakeClock
 from tests.telegram_fake import TOKEN, Harness
 
@@ -225,7 +225,7 @@ async def test_an_erase_button_never_erases_a_later_record(tg: Harness, db: Data
 
 
 async def test_export_holds_the_patients_rows(tg: Harness, db: Database) -> None:
-    from handlers.privacy import export, export_json
+    from handlers.patients.privacy import export, export_json
 
     await _onboarded(tg)
     async with db.session() as session:

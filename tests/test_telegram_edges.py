@@ -11,7 +11,7 @@ from telegram import Update
 from bot.channels.telegram import patient
 from bot.db.models import Address, Patient, ProcessedUpdate
 from bot.db.session import Database
-from handlers.answer import Answerer
+from handlers.conversation.answer import Answerer
 from tests.conftest import FakeClock
 from tests.telegram_fake import Harness, payload
 

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from bot.db.models import Address, Consent, Patient, ReminderPreference
 from bot.db.session import Database
-from handlers.answer import Answerer
+from handlers.conversation.answer import Answerer
 from tests.conftest import FakeClock
 from tests.telegram_fake import Harness, payload
 

@@ -15,9 +15,9 @@ from bot.channels.telegram.render import split_text, to_html
 from bot.channels.telegram.sender import TelegramSender
 from bot.db.models import Address
 from bot.db.session import Database
-from handlers.answer import Answerer
+from handlers.conversation.answer import Answerer
+from handlers.delivery.sending import Checked
 from handlers.messages import OutboundMessage, ReplyKind
-from handlers.sending import Checked
 from tests.conftest import FakeClock
 from tests.telegram_fake import FakeMonotonic, Harness
 

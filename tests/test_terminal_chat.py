@@ -12,10 +12,10 @@ from bot.channels.terminal import TerminalChat
 from bot.db.models import ConsentEvent, Patient
 from bot.db.session import Database
 from handlers.alerts import LogAlerts
-from handlers.answer import Answerer
-from handlers.conversation import Conversation
-from handlers.onboarding import Onboarding
-from handlers.pipeline import Pipeline
+from handlers.conversation.answer import Answerer
+from handlers.conversation.conversation import Conversation
+from handlers.conversation.onboarding import Onboarding
+from handlers.conversation.pipeline import Pipeline
 from tests.conftest import FakeClock
 
 ZONE = "America/Los_Angeles"

@@ -14,11 +14,11 @@ from sqlalchemy import Connection, event, func, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-import handlers.tickets
+import handlers.staff.tickets
 from bot.db.migrate import current_revision, head_revision, upgrade
 from bot.db.models import AuditEntry, Base, Patient, Ticket, TicketStatus
 from bot.db.session import Database
-from handlers.tickets import open_ticket
+from handlers.staff.tickets import open_ticket
 from tests.conftest import migrate_to
 
 NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
@@ -116,14 +116,16 @@ async def test_a_stale_read_falls_back_to_the_ticket_already_open(
     """The insert fails on the index; the savepoint alone rolls back, not the caller's work."""
     patient_id = await _patient(db)
     existing, _ = await _open_in_own_session(db, patient_id)
-    real: Callable[[AsyncSession, int], Awaitable[Ticket | None]] = handlers.tickets.open_ticket_of
+    real: Callable[[AsyncSession, int], Awaitable[Ticket | None]] = (
+        handlers.staff.tickets.open_ticket_of
+    )
     calls: list[int] = []
 
     async def _misses_once(session: AsyncSession, patient: int) -> Ticket | None:
         calls.append(patient)
         return None if len(calls) == 1 else await real(session, patient)
 
-    monkeypatch.setattr(handlers.tickets, "open_ticket_of", _misses_once)
+    monkeypatch.setattr(handlers.staff.tickets, "open_ticket_of", _misses_once)
     async with db.session() as session, session.begin():
         other = Patient(name="Bo", created_at=NOW, updated_at=NOW)
         session.add(other)

@@ -18,9 +18,9 @@ from starlette.applications import Starlette
 from bot.app import Services
 from bot.db.models import Delivery, Patient
 from bot.db.session import Database
-from handlers import preferences
-from handlers.answer import Answerer
-from handlers.reminder_commands import ReminderChange, apply_change
+from handlers.conversation.answer import Answerer
+from handlers.patients import preferences
+from handlers.patients.reminder_commands import ReminderChange, apply_change
 from tests.conftest import FakeClock
 from tests.sms_support import payload, post_signed, running_sms_app
 from tests.telegram_fake import Harness

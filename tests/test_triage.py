@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from handlers.answer import Answerer
+from handlers.conversation.answer import Answerer
 from handlers.triage import Category, RedFlag, RedFlagRules, load_red_flag_rules, triage
 
 RULES_FILE = Path(__file__).resolve().parents[1] / "content" / "red_flags.yaml"

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from handlers.answer import Answerer
+from handlers.conversation.answer import Answerer
 from handlers.triage import RedFlagRules
 from handlers.triage_eval import Case, evaluate, load_cases
 from tests.test_cli import clinicbot

@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.routing import Route
 
-from handlers.answer import Answerer
+from handlers.conversation.answer import Answerer
 from tests.browser_support import axe_serious, launch_chromium, outside_requests, serve
 from tests.test_webchat_http import RED_FLAG, webchat_app, webchat_settings
 

@@ -13,8 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bot.clock import Clock
+from handlers.conversation.pipeline import Pipeline
 from handlers.messages import Channel, InboundMessage, OutboundMessage, QuickReply
-from handlers.pipeline import Pipeline
 
 __all__ = ["GREETING", "TerminalChat", "render"]
 

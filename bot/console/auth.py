@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.console.models import ConsoleLink, ConsoleSession
 from bot.db.models import AuditEntry, Staff, StaffRole
-from handlers.staff import audit
+from handlers.staff.roles import audit
 
 __all__ = [
     "LINK_LIFETIME",

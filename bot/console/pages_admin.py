@@ -18,8 +18,8 @@ from bot.console.guard import admin_only, staff_only
 from bot.console.state import console_of
 from bot.db.models import Address, AuditEntry, MessageLog, StaffRole
 from handlers.ids import TELEGRAM_ID_MAX, read_id
-from handlers.staff import add_staff, list_staff, remove_staff
-from handlers.stats import Stats, collect_stats
+from handlers.staff.roles import add_staff, list_staff, remove_staff
+from handlers.staff.stats import Stats, collect_stats
 from scheduler.rules import load_nudge_rules
 
 __all__ = ["audit_page", "staff_change", "staff_page", "stats_page"]

@@ -19,9 +19,16 @@ from bot.console.state import console_of
 from bot.db.models import Broadcast, Delivery, DeliveryStatus
 from content.sms import count_segments
 from content.store import ContentStore
-from handlers.audience import Audience, AudienceError, Selection, parse_audience, select_recipients
-from handlers.broadcast_reports import counts_text
-from handlers.broadcasts import (
+from handlers.ids import read_id
+from handlers.staff.audience import (
+    Audience,
+    AudienceError,
+    Selection,
+    parse_audience,
+    select_recipients,
+)
+from handlers.staff.broadcast_reports import counts_text
+from handlers.staff.broadcasts import (
     BUCKETS,
     MAX_TEXT_CHARS,
     BroadcastError,
@@ -33,7 +40,6 @@ from handlers.broadcasts import (
     delivery_report,
     recent_broadcasts,
 )
-from handlers.ids import read_id
 from scheduler.compose import BROADCAST_PREFIX, broadcast_message
 
 __all__ = [
@@ -70,10 +76,7 @@ def _texts(form: FormData) -> dict[str, str]:
 
 def _clinic_zone(request: Request) -> ZoneInfo:
     services = console_of(request).services(request)
-    name = services.settings.clinic_timezone or str(
-        services.conversation.answerer.content.clinic.get("timezone", "UTC")
-    )
-    return ZoneInfo(name)
+    return services.staff_env().clinic_zone
 
 
 @staff_only
@@ -95,7 +98,7 @@ async def broadcasts(request: Request, who: SignedIn) -> Response:
 
 
 def _languages(content: ContentStore, texts: dict[str, str]) -> tuple[ChannelPreview, ...]:
-    """Render each language as Telegram and SMS will show it (as handlers.broadcasts.preview)."""
+    """Render each language as Telegram and SMS will show it (broadcasts.preview)."""
     shown = []
     for lang, text in sorted(texts.items()):
         message = broadcast_message(content, text, lang, 0)

@@ -16,8 +16,8 @@ from bot.console.guard import staff_only
 from bot.console.state import PendingImport, console_of
 from bot.errors import ContentError
 from bot.settings import Settings
-from handlers.quiet_hours import QuietHours
-from handlers.staff import audit
+from handlers.staff.roles import audit
+from handlers.time.quiet_hours import QuietHours
 from scheduler.import_rows import AppointmentRow
 from scheduler.import_source import MAX_FILE_BYTES
 from scheduler.imports import (

@@ -93,8 +93,9 @@ async def ticket_reply(request: Request, who: SignedIn) -> Response:
         return console.render(request, "missing.html", {"who": who, "what": "ticket"}, 404)
     if not text:
         return RedirectResponse(f"/console/tickets/{ticket_id}?sent=empty", status_code=303)
-    senders = patient_senders(request.app.state)
-    status = await reply_to_ticket(console.services(request), senders, ticket_id, text, who.actor)
+    services = console.services(request)
+    senders = patient_senders(request.app.state, services)
+    status = await reply_to_ticket(services, senders, ticket_id, text, who.actor)
     return RedirectResponse(f"/console/tickets/{ticket_id}?sent={status}", status_code=303)
 
 
@@ -105,6 +106,7 @@ async def ticket_close(request: Request, who: SignedIn) -> Response:
     ticket_id = read_id(request.path_params["ticket_id"])
     if ticket_id is None:
         return console.render(request, "missing.html", {"who": who, "what": "ticket"}, 404)
-    senders = patient_senders(request.app.state)
-    await close_and_tell(console.services(request), senders, ticket_id, who.actor)
+    services = console.services(request)
+    senders = patient_senders(request.app.state, services)
+    await close_and_tell(services, senders, ticket_id, who.actor, who.name)
     return RedirectResponse("/console/inbox", status_code=303)

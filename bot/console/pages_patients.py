@@ -27,9 +27,9 @@ from bot.db.models import (
     Ticket,
 )
 from handlers.ids import read_id
-from handlers.privacy import export, export_json, forget
-from handlers.staff import audit
-from handlers.tickets import ticket_posts_of
+from handlers.patients.privacy import export, export_json, forget
+from handlers.staff.roles import audit
+from handlers.staff.tickets import ticket_posts_of
 
 __all__ = ["patient_erase", "patient_export", "patient_page", "patients"]
 

@@ -447,7 +447,7 @@ class Ticket(Base):
 
     __table_args__ = (
         # At most one open ticket per patient, even when two messages arrive at once
-        # (migration 0006; handlers.tickets.open_ticket relies on it).
+        # (migration 0006; handlers.staff.tickets.open_ticket relies on it).
         Index(
             "ix_tickets_patient_open",
             "patient_id",

@@ -16,7 +16,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from handlers.answer import Answerer  # noqa: E402
+from handlers.conversation.answer import Answerer  # noqa: E402
 
 
 def main(path: Path, show_wrong: bool) -> None:

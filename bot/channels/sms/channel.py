@@ -13,7 +13,7 @@ from bot.channels.sms.sender import SmsSender
 from bot.channels.sms.webhook import SmsWebhooks
 from bot.clock import Clock, utc_now
 from bot.settings import Settings
-from handlers.quiet_hours import QuietHours
+from handlers.time.quiet_hours import QuietHours
 
 __all__ = ["SmsChannel"]
 

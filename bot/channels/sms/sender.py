@@ -1,7 +1,7 @@
 """Send SMS through Twilio's REST API: a transport that posts and maps Twilio's answers.
 
 Whether a message may go (consent, opt-out, reachability, quiet hours) and pacing are the
-core's (scheduler.dispatch, handlers.sending); so is recording what an outcome means. This
+core's (scheduler.dispatch, handlers.delivery.sending); so is recording what an outcome means. This
 renders the SMS text, posts once, and says how it went.
 """
 
@@ -19,9 +19,9 @@ from bot.channels.sms.config import SmsConfig
 from bot.channels.sms.status import OPTED_OUT_CODES, UNREACHABLE_CODES
 from content.sms import to_sms_text
 from content.store import ContentStore
+from handlers.conversation.sms_keywords import fit_automated
 from handlers.messages import OutboundMessage
 from handlers.phone import InvalidPhoneNumberError, phone_of
-from handlers.sms_keywords import fit_automated
 
 __all__ = ["RATE_LIMITED", "SmsSender"]
 

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import Address, MessageLog
-from handlers.consent import record_lost
+from handlers.delivery.consent import record_lost
 
 __all__ = [
     "OPTED_OUT_CODES",
@@ -68,7 +68,7 @@ async def record_status(
     )
     address = await _address(session, urn) if lost else None
     if lost and address is not None:
-        # The same meaning as when the outbox hears it: handlers.consent.record_lost.
+        # The same meaning as when the outbox hears it: handlers.delivery.consent.record_lost.
         await record_lost(
             session, address.id, lost, code=str(error_code), provider="twilio", now=now
         )

@@ -18,9 +18,9 @@ from bot.clock import Clock
 from bot.db.session import Database
 from bot.http_body import BodyError, read_body
 from content.sms import to_sms_text
+from handlers.conversation.pipeline import Pipeline
 from handlers.messages import Channel, InboundMessage
 from handlers.phone import TEL_PREFIX, InvalidPhoneNumberError, parse_phone
-from handlers.pipeline import Pipeline
 
 __all__ = ["MAX_BODY_BYTES", "MAX_FIELDS", "Params", "SmsWebhooks", "public_url_of"]
 

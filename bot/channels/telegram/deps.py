@@ -17,11 +17,11 @@ from bot.db.models import Address, Patient
 from bot.db.patients import find_or_create_patient, reachable_again
 from bot.db.session import Database
 from content.store import ContentStore
-from handlers.answer import Answerer
-from handlers.conversation import Conversation
+from handlers.conversation.answer import Answerer
+from handlers.conversation.conversation import Conversation
+from handlers.conversation.onboarding import Onboarding
+from handlers.conversation.pipeline import Pipeline
 from handlers.messages import Channel
-from handlers.onboarding import Onboarding
-from handlers.pipeline import Pipeline
 
 __all__ = [
     "CHANNEL",

@@ -1,7 +1,7 @@
 """Patients' private chats: translate an update into the core's message, render the replies.
 
 Every private-chat message, command, shared contact and button of a patient goes through the
-one pipeline (`handlers.pipeline`); this module only turns an `Update` into an
+one pipeline (`handlers.conversation.pipeline`); this module only turns an `Update` into an
 `InboundMessage` and the replies into Telegram calls (a button's reply edits the message it
 was pressed on; a stale button gets a pop-up; a data export is a document).
 """
@@ -17,9 +17,9 @@ from telegram.constants import ChatType
 from bot.channels.telegram.deps import CHANNEL, Context, Deps, deps, urn_of
 from bot.channels.telegram.edges import hand_over
 from bot.channels.telegram.replies import edit_or_send, send_all
-from handlers import appointments
-from handlers.buttons import MENU_PAYLOADS
+from handlers.conversation.buttons import MENU_PAYLOADS
 from handlers.messages import InboundMessage, OutboundMessage, ReplyKind, SharedContact
+from handlers.patients import appointments
 from handlers.wording import say
 
 __all__ = ["button", "group_start", "message"]

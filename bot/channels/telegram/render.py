@@ -14,8 +14,8 @@ from telegram import (
     ReplyKeyboardRemove,
 )
 
+from handlers.conversation.onboarding import REQUEST_CONTACT
 from handlers.messages import OutboundMessage
-from handlers.onboarding import REQUEST_CONTACT
 
 __all__ = [
     "MAX_CALLBACK_BYTES",

@@ -1,7 +1,7 @@
 """Send one outbound message to a Telegram chat: a transport mapping Telegram's errors.
 
 It decides nothing and writes nothing: the core checks consent and reachability before it
-posts, paces with the shared rate lanes, and records a blocked chat (handlers.consent).
+posts, paces with the shared rate lanes, and records a blocked chat (handlers.delivery.consent).
 """
 
 from __future__ import annotations

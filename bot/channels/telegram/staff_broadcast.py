@@ -20,17 +20,17 @@ from bot.channels.telegram import patient
 from bot.channels.telegram.deps import Context, Deps, deps
 from bot.channels.telegram.replies import send_all
 from bot.channels.telegram.staff_group import staff_env
-from handlers.audience import Audience, AudienceError, parse_audience
-from handlers.broadcast_reports import preview_text, staff_message
-from handlers.broadcasts import (
+from handlers.messages import OutboundMessage, QuickReply, ReplyKind
+from handlers.staff.audience import Audience, AudienceError, parse_audience
+from handlers.staff.broadcast_reports import preview_text, staff_message
+from handlers.staff.broadcasts import (
     BroadcastError,
     check_texts,
     create_broadcast,
     preview,
 )
-from handlers.messages import OutboundMessage, QuickReply, ReplyKind
-from handlers.staff import staff_role
-from handlers.staff_commands import StaffResult, run_staff_command
+from handlers.staff.commands import StaffResult, run_staff_command
+from handlers.staff.roles import staff_role
 
 __all__ = ["register"]
 

@@ -1,6 +1,6 @@
 """Staff commands in a private chat (/stats, /close N ...): to anyone else they do not exist.
 
-Every declared staff command (handlers.staff_commands) but the broadcast ones, which the
+Every declared staff command (handlers.staff.commands) but the broadcast ones, which the
 wizard in staff_broadcast owns, is a Telegram command here.
 """
 
@@ -12,8 +12,8 @@ from bot.channels.telegram.deps import Context, deps
 from bot.channels.telegram.patient import message as help_command
 from bot.channels.telegram.staff_group import run_for_staff, staff_group
 from bot.console.auth import issue_link, sign_in_url
-from handlers.staff import staff_role
-from handlers.staff_commands import COMMANDS
+from handlers.staff.commands import COMMANDS
+from handlers.staff.roles import staff_role
 
 __all__ = ["CHAT_COMMANDS", "console_command", "staff_command"]
 

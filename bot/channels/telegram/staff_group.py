@@ -1,6 +1,6 @@
 """The staff group: ticket posts and alerts, staff replies reaching patients, staff commands.
 
-Commands (/close, /stats, /tag_add ...) are the declared ones (handlers.staff_commands).
+Commands (/close, /stats, /tag_add ...) are the declared ones (handlers.staff.commands).
 """
 
 from __future__ import annotations
@@ -22,22 +22,22 @@ from bot.channels.telegram.deps import Context, Deps, deps
 from bot.channels.telegram.edges import first_time
 from bot.channels.telegram.render import MAX_CHARS
 from bot.channels.telegram.sender import TelegramSender
-from bot.db.models import Patient, Ticket, TicketPost, TicketStatus
+from bot.db.models import Ticket, TicketPost
 from bot.db.session import Database
 from bot.settings import Settings
 from content.store import ContentStore
-from handlers.messages import OutboundMessage, ReplyKind
-from handlers.sending import Checked
-from handlers.staff import audit, staff_role
-from handlers.staff_alerts import StaffAlerts
-from handlers.staff_commands import (
+from handlers.delivery.sending import Checked
+from handlers.messages import OutboundMessage
+from handlers.staff.alerts import StaffAlerts
+from handlers.staff.commands import (
     COMMANDS,
     StaffEnv,
     confirm_rules_in,
     parse_words,
     run_staff_command,
 )
-from handlers.tickets import reply_address
+from handlers.staff.roles import staff_role
+from handlers.staff.ticket_answers import CLOSED, answer_ticket
 from handlers.wording import fill
 
 if TYPE_CHECKING:
@@ -215,22 +215,13 @@ async def _answer(
     d: Deps, group: StaffGroup, ticket: Ticket, text: str, staff_id: int
 ) -> str | None:
     """Send a staff answer to the patient's own channel; return a note for staff if it failed."""
-    async with d.db.session() as session:
-        urn = await reply_address(session, ticket)
-        patient = await session.get(Patient, ticket.patient_id)
-    sender = group.senders.get(urn.partition(":")[0]) if urn else None
-    if urn is None or sender is None:
-        status = "no_channel"
-    else:
-        lang = (patient.language if patient else None) or "en"
-        answer = OutboundMessage(text=text, sms=text, kind=ReplyKind.HUMAN, lang=lang)
-        status = str((await sender.send(urn, answer)).status)
-    async with d.db.session() as session, session.begin():
-        actor, target = f"staff:{staff_id}", f"ticket:{ticket.id}"
-        await audit(session, actor, "ticket.replied", d.clock(), target, detail=status)
-    log.info("staff answer: ticket=%s status=%s", ticket.id, status)
+    status = await answer_ticket(
+        d.db, group.senders, ticket.id, text, actor=f"staff:{staff_id}", now=d.clock()
+    )
     if status == SendStatus.SENT:
         return None
+    if status == CLOSED:
+        return _note(d, "staff_ticket_unknown", ticket=str(ticket.id))
     return _note(d, "staff_ticket_reply_failed", ticket=str(ticket.id), reason=status)
 
 
@@ -257,10 +248,7 @@ async def on_staff_chat(update: Update, context: Context) -> None:
     if command in COMMANDS:
         note = await run_for_staff(d, group, user, command, argument)
     elif ticket is not None and not command and message.text:
-        if ticket.status != TicketStatus.OPEN:
-            note = _note(d, "staff_ticket_unknown", ticket=str(ticket.id))
-        else:
-            note = await _answer(d, group, ticket, message.text, user.id)
+        note = await _answer(d, group, ticket, message.text, user.id)
     if note is not None:
         await context.bot.send_message(
             chat.id, note, reply_parameters=ReplyParameters(message.message_id)
@@ -280,12 +268,15 @@ def connect_staff_group(
 ) -> StaffGroup:
     """Install the staff group's handler, its patient senders, and the alerts' poster."""
     poster = TelegramStaffPoster(application.bot, d.db, chat_id, ready)
-    # Staff answers are direct sends: the core checks and records them (handlers.sending).
+    # Staff answers are direct sends: the core checks and records them (handlers.delivery.sending).
+    bodies = d.conversation.store_bodies
     senders: dict[str, ChannelSender] = {
-        "telegram": Checked(TelegramSender(application.bot), d.db, clock=d.clock)
+        "telegram": Checked(
+            TelegramSender(application.bot), d.db, clock=d.clock, store_bodies=bodies
+        )
     }
     if sms is not None:
-        senders["tel"] = Checked(_AsReply(sms), d.db, clock=d.clock)
+        senders["tel"] = Checked(_AsReply(sms), d.db, clock=d.clock, store_bodies=bodies)
     group = StaffGroup(chat_id, poster, senders, tuple(confirm_rules))
     group.install(application.bot_data)
     # Before the gate (group -1), which keeps groups quiet; this handler dedupes itself.

@@ -29,10 +29,10 @@ from bot.channels.telegram.staff_group import start_staff_group
 from bot.clock import Clock, utc_now
 from bot.http_body import BodyError, read_body
 from bot.settings import Settings
-from handlers.clinic_zone import clinic_zone_name
+from handlers.conversation.onboarding import Onboarding
 from handlers.messages import OutboundMessage
-from handlers.onboarding import Onboarding
-from handlers.staff_alerts import StaffAlerts
+from handlers.staff.alerts import StaffAlerts
+from handlers.time.clinic_zone import clinic_zone_name
 
 __all__ = [
     "SECRET_HEADER",

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from handlers.conversation.pipeline import Pipeline
 from handlers.messages import InboundMessage, OutboundMessage
-from handlers.pipeline import Pipeline
 
 __all__ = ["ask_core", "inbound_body", "reply_body"]
 

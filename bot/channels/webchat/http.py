@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from starlette.requests import Request
@@ -31,6 +32,22 @@ MAX_PAYLOAD = 64  # a button's payload, e.g. "topic:cupping.marks"
 _ALLOW_HEADERS = f"content-type, {TOKEN_HEADER}, last-event-id"
 
 
+_NO_CHAT = f"missing or unknown {TOKEN_HEADER}: start a new chat"
+
+
+@dataclass(frozen=True)
+class _Admitted:
+    """A POST that passed the origin and size checks: its origin, body and chat."""
+
+    origin: str | None
+    raw: bytes
+    chat: ChatRef | None
+
+    def require_chat(self) -> ChatRef:
+        assert self.chat is not None  # admitted with_chat=True
+        return self.chat
+
+
 class WebChatHttp:
     """Check origin, size, token and pace; then hand the message to the core."""
 
@@ -56,13 +73,10 @@ class WebChatHttp:
 
     async def start(self, request: Request) -> Response:
         """POST /webchat/chats: give a new visitor a token (no patient until they write)."""
-        origin, refused = self._origin(request, required=True)
-        if refused is not None:
-            return refused
-        try:
-            await read_body(request, max_bytes=MAX_BODY)
-        except BodyError as exc:
-            return _error(exc.status, exc.reason, origin)
+        admitted = await self._admit(request, with_chat=False)
+        if isinstance(admitted, Response):
+            return admitted
+        origin = admitted.origin
         ip = request.client.host if request.client else "unknown"
         wait = self._starts.take(ip)
         if wait is not None:
@@ -76,18 +90,13 @@ class WebChatHttp:
 
     async def message(self, request: Request) -> Response:
         """POST /webchat/messages: one visitor message; the replies come on the stream."""
-        origin, refused = self._origin(request, required=True)
-        if refused is not None:
-            return refused
         if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
-            return _error(415, "send JSON (Content-Type: application/json)", origin)
-        try:
-            raw = await read_body(request, max_bytes=MAX_BODY)
-        except BodyError as exc:
-            return _error(exc.status, exc.reason, origin)
-        chat = await self._chat(request)
-        if chat is None:
-            return _error(401, f"missing or unknown {TOKEN_HEADER}: start a new chat", origin)
+            origin, refused = self._origin(request, required=True)
+            return refused or _error(415, "send JSON (Content-Type: application/json)", origin)
+        admitted = await self._admit(request, with_chat=True)
+        if isinstance(admitted, Response):
+            return admitted
+        origin, raw, chat = admitted.origin, admitted.raw, admitted.require_chat()
         parsed = _parse(raw)
         if isinstance(parsed, str):
             return _error(400, parsed, origin)
@@ -120,16 +129,10 @@ class WebChatHttp:
 
     async def link(self, request: Request) -> Response:
         """POST /webchat/link: `{"contact"}` sends a one-time code there; `{"code"}` links."""
-        origin, refused = self._origin(request, required=True)
-        if refused is not None:
-            return refused
-        try:
-            raw = await read_body(request, max_bytes=MAX_BODY)
-        except BodyError as exc:
-            return _error(exc.status, exc.reason, origin)
-        chat = await self._chat(request)
-        if chat is None:
-            return _error(401, f"missing or unknown {TOKEN_HEADER}: start a new chat", origin)
+        admitted = await self._admit(request, with_chat=True)
+        if isinstance(admitted, Response):
+            return admitted
+        origin, raw, chat = admitted.origin, admitted.raw, admitted.require_chat()
         if self._pace.take(chat.id) is not None:
             return _error(429, "too many messages; wait a moment", origin, 1.0)
         try:
@@ -159,7 +162,7 @@ class WebChatHttp:
             return refused
         chat = await self._chat(request)
         if chat is None:
-            return _error(401, f"missing or unknown {TOKEN_HEADER}: start a new chat", origin)
+            return _error(401, _NO_CHAT, origin)
         subscription = self._hub.subscribe(chat.id)
         if subscription is None:
             return _error(429, "too many open streams; close another tab", origin, 5.0)
@@ -198,6 +201,22 @@ class WebChatHttp:
         if not self._origins.allows(origin, own):
             return None, _error(403, "this site is not allowed to use the clinic's chat", None)
         return (origin if origin and self._origins.is_cross_site(origin, own) else None), None
+
+    async def _admit(self, request: Request, *, with_chat: bool) -> _Admitted | Response:
+        """Check a POST's origin, read its capped body and, if asked, find its chat."""
+        origin, refused = self._origin(request, required=True)
+        if refused is not None:
+            return refused
+        try:
+            raw = await read_body(request, max_bytes=MAX_BODY)
+        except BodyError as exc:
+            return _error(exc.status, exc.reason, origin)
+        if not with_chat:
+            return _Admitted(origin, raw, None)
+        chat = await self._chat(request)
+        if chat is None:
+            return _error(401, _NO_CHAT, origin)
+        return _Admitted(origin, raw, chat)
 
     async def _chat(self, request: Request) -> ChatRef | None:
         hashed = token_hash(request.headers.get(TOKEN_HEADER, ""))

@@ -16,8 +16,8 @@ from bot.channels.webchat.identity import SCHEME, urn_of
 from bot.clock import Clock
 from bot.db.models import Address, Patient, WebChat, WebChatMessage
 from bot.db.session import Database
-from handlers.merge import merge_patients
-from handlers.privacy import forget
+from handlers.patients.merge import merge_patients
+from handlers.patients.privacy import forget
 
 __all__ = ["ChatGone", "ChatRef", "Line", "WebChatStore"]
 
@@ -185,7 +185,7 @@ class WebChatStore:
         """Put the chat, its transcript and its address on the patient `owner_id`.
 
         A visitor who already wrote has a record of their own: it is merged into the owner's
-        (handlers/merge.py), bringing its message log and safety events along.
+        (handlers/patients/merge.py), bringing its message log and safety events along.
         """
         now = self._clock()
         async with self._db.session() as session, session.begin():

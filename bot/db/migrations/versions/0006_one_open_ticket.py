@@ -44,7 +44,7 @@ def _close_duplicate_open_tickets() -> None:
     """Close all but one open ticket per patient, so the unique index can be built.
 
     The ticket kept open is the patient's oldest open one: that is the one the bot has been
-    routing the patient's messages to (handlers.tickets.open_ticket_of picks the lowest id),
+    routing the patient's messages to (handlers.staff.tickets.open_ticket_of picks the lowest id),
     so staff replies to those forwarded messages keep working. The others are closed as staff
     would close them (status, closed_at, closed_by) and audited as "ticket.closed".
     """

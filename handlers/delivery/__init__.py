@@ -1,0 +1,4 @@
+"""The sending contract.
+
+Consent and the send-time check, typed send outcomes, direct sends.
+"""

@@ -1,0 +1,4 @@
+"""A patient's records and settings.
+
+Preferences, language, tips, appointments, pain scores, privacy, linked numbers.
+"""

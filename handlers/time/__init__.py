@@ -1,0 +1,1 @@
+"""Clinic time: the clinic's time zone and quiet hours."""
