@@ -14,10 +14,11 @@ import argparse
 import asyncio
 import json
 import time
-from collections import deque
 from typing import Any
 
 from aiohttp import web
+
+from bench.fake_window import SlidingWindow
 
 __all__ = ["FakeBotApi", "make_app"]
 
@@ -35,20 +36,19 @@ class FakeBotApi:
         self.refused = 0
         self.first: float | None = None
         self.last: float | None = None
-        self._window: deque[float] = deque()
+        self._window = SlidingWindow(rate)
         self._chat_last: dict[str, float] = {}
         self._message_id = 0
 
     def _limited(self, chat: str, now: float) -> float | None:
         """Return retry_after seconds when this send breaks a limit, else book it."""
-        while self._window and now - self._window[0] >= 1.0:
-            self._window.popleft()
-        if len(self._window) >= self.rate:
-            return 1.0 - (now - self._window[0])
+        wait = self._window.wait(now)
+        if wait is not None:
+            return wait
         last = self._chat_last.get(chat)
         if last is not None and now - last < 1.0:
             return 1.0 - (now - last)
-        self._window.append(now)
+        self._window.book(now)
         self._chat_last[chat] = now
         return None
 

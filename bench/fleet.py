@@ -49,7 +49,12 @@ async def webhooks(processes: int, updates: int) -> float:
     url, name, db = await _fresh()
     provider = Provider(1_000_000)  # answers every call: this measures our side only
     fleet = Fleet.start(
-        url, provider, 30, processes, SCHEDULER_ENABLED="false", TELEGRAM_WEBHOOK_SECRET=SECRET
+        url,
+        provider,
+        processes,
+        SCHEDULER_ENABLED="false",
+        TELEGRAM_WEBHOOK_SECRET=SECRET,
+        TELEGRAM_MESSAGES_PER_SECOND="30",
     )
     urls = [f"http://127.0.0.1:{port}/telegram" for port in fleet.ports]
     chats = max(updates // 3, 1)
@@ -96,7 +101,10 @@ async def broadcast(recipients: int, rate: int, processes: int) -> tuple[float, 
     url, name, db = await _fresh()
     await seed_broadcast(db, recipients)
     provider = Provider(rate)
-    fleet = Fleet.start(url, provider, rate, processes)
+    # Production's heartbeat (the tests beat every 0.5 s, to notice a kill quickly).
+    fleet = Fleet.start(
+        url, provider, processes, WORKER_HEARTBEAT_SECONDS="10", WORKER_STALE_SECONDS="30"
+    )
     try:
         await wait_settled(db, recipients, recipients / rate * 3 + 120)
         stats = provider.get("/stats")

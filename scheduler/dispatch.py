@@ -4,11 +4,11 @@ That transaction is the send-time check: consent, opt-out, reachability, quiet h
 and whether the visit still stands are read (scheduler.prefetch, a few bulk reads) and decided
 (scheduler.decide) right before the posts go, so a STOP committed while a broadcast is under
 way stops the rest of it. The same transaction takes a lane of each row's sender and chat
-(scheduler.lanes), shared by every process. The channels' senders only post; one transaction
-then records every outcome, the message log and any lost address (handlers.delivery.consent),
-and frees the lanes a window after each answer. After a crash at most one wave is uncertain:
-those rows are `sending` and are failed "interrupted" by a live peer (scheduler.workers), never
-resent.
+(scheduler.pacing, over scheduler.lanes), shared by every process. The channels' senders only
+post, each once its lanes free; each answer frees its lanes a window on, and one transaction
+then records every outcome, the message log and any lost address (handlers.delivery.consent).
+After a crash at most one wave is uncertain: those rows are `sending` and are failed
+"interrupted" by a live peer (scheduler.workers), never resent.
 """
 
 from __future__ import annotations
@@ -38,7 +38,8 @@ from handlers.delivery.transport import ChannelSender
 from handlers.time.quiet_hours import QuietHours
 from scheduler import lanes
 from scheduler.decide import CATEGORY_OF_KIND, Decider, Ready
-from scheduler.lanes import Limit, SenderLimits
+from scheduler.lanes import SenderLimits
+from scheduler.pacing import LEAD, MAX_WAIT, Booked, Held, Pacing, release_after
 from scheduler.prefetch import load_facts
 from scheduler.rules import NudgeRule
 from scheduler.workers import new_worker_id
@@ -48,11 +49,6 @@ __all__ = ["CATEGORY_OF_KIND", "MAX_ATTEMPTS", "Dispatcher", "WaveResult"]
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
-# A wave may take lanes that free within LEAD and posts once they have: its claim (the
-# bulk reads and decisions) overlaps the last window instead of following it. The check is
-# then at most LEAD older than the post.
-LEAD = timedelta(seconds=0.3)
-Held = tuple[tuple[Limit, int], ...]  # the lanes a send holds: (limit, lane)
 Sleep = Callable[[float], Awaitable[None]]
 _PROVIDER = {"tel": "twilio"}
 
@@ -107,9 +103,12 @@ class Dispatcher:
         self._lead = lead
         self._alerts = alerts
         # Lanes are real time even when a test moves the business clock by hand.
-        self._limits, self._pace_clock, self._sleep = dict(limits or {}), pace_clock, sleep
+        self._pacing, self._pace_clock, self._sleep = (
+            Pacing(limits or {}, senders),
+            pace_clock,
+            sleep,
+        )
         self.worker = worker or new_worker_id()  # its heartbeat row, once a Scheduler beats
-        self._ensured = False
         self._decider = Decider(
             content, tips, rules, senders, clock=clock, clinic_zone=clinic_zone, quiet=quiet
         )
@@ -131,6 +130,32 @@ class Dispatcher:
             .with_for_update(skip_locked=True)
         )
         return await self._wave(due, batch, concurrency, requeue=True)
+
+    async def drain(
+        self,
+        batch: int = 200,
+        concurrency: int = 8,
+        *,
+        stopping: Callable[[], bool] = lambda: False,
+        woken: asyncio.Event | None = None,
+    ) -> dict[str, int]:
+        """Send waves until no due row is left, waiting for lanes between them; return how
+        many rows ended in each status. Stops claiming once `stopping()` says so; rows due
+        while a wave ran (`woken` set, LISTEN/NOTIFY) get another wave."""
+        statuses: dict[str, int] = {}
+        while not stopping():  # on stop, the wave in hand was finished: claim no more
+            if woken is not None:
+                woken.clear()
+            wave = await self.send_due(batch, concurrency)
+            for status in wave.statuses.values():
+                statuses[status] = statuses.get(status, 0) + 1
+            if wave.error is not None:
+                log.error("a channel raised: %s", type(wave.error).__name__)
+            if wave.wait is not None:  # due rows, every lane busy: wait for one to free
+                await self._sleep(min(wave.wait, MAX_WAIT))
+            elif not wave.picked and not (woken is not None and woken.is_set()):
+                return statuses
+        return statuses
 
     async def dispatch_batch(
         self, delivery_ids: Sequence[int], concurrency: int = 8
@@ -163,34 +188,15 @@ class Dispatcher:
             raise error
         return statuses
 
-    async def _capacity(
-        self, session: AsyncSession, concurrency: int, now: datetime
-    ) -> tuple[int, float | None]:
-        """Return how many rows this wave may claim by `now`, and the wait when none."""
-        if self._limits and not self._ensured:
-            await lanes.ensure(session, [s.sender for s in self._limits.values()], now)
-            self._ensured = True
-        unpaced = [scheme for scheme in self._senders if scheme not in self._limits]
-        capacity = concurrency if unpaced else 0
-        soonest: datetime | None = None
-        for limits in self._limits.values():
-            free = await lanes.free_count(session, limits.sender.bucket, now)
-            capacity += free
-            if not free:
-                at = await lanes.next_free(session, limits.sender.bucket)
-                soonest = at if soonest is None or (at is not None and at < soonest) else soonest
-        wait = max((soonest - now).total_seconds(), 0.001) if soonest is not None else 0.05
-        return capacity, (wait if capacity == 0 else None)
-
     async def _wave(
         self, query: Select[Delivery], batch: int, concurrency: int, *, requeue: bool
     ) -> WaveResult:
         result = WaveResult()
         alerts: list[int] = []
-        sending: list[tuple[Ready, Held]] = []
-        horizon = self._pace_clock() + (self._lead if self._limits else timedelta())
+        sending: list[Booked] = []
+        horizon = self._pace_clock() + (self._lead if self._pacing.limits else timedelta())
         async with self._db.session() as session, session.begin():
-            capacity, wait = await self._capacity(session, concurrency, horizon)
+            capacity, wait = await self._pacing.capacity(session, batch, concurrency, horizon)
             if capacity == 0:
                 due = select(Delivery.id).where(
                     Delivery.status == DeliveryStatus.PENDING, Delivery.due_at <= self._clock()
@@ -210,10 +216,13 @@ class Dispatcher:
                 result.statuses[delivery.id] = delivery.status
                 if _undelivered(delivery.kind, delivery.status, delivery.reason):
                     alerts.append(delivery.id)
-            sending = await self._take_lanes(session, ready, deliveries, horizon, requeue=requeue)
+            requeue_at = self._clock() if requeue else None  # a busy chat: due a window on
+            sending = await self._pacing.take(
+                session, ready, deliveries, horizon, requeue_at=requeue_at
+            )
             by_id = {d.id: d for d in deliveries}
             now = self._clock()
-            for item, _held in sending:
+            for item in (booked.ready for booked in sending):
                 row = by_id[item.delivery_id]
                 row.status, row.channel = DeliveryStatus.SENDING, item.scheme
                 row.attempts, row.content_ref, row.updated_at = (
@@ -223,19 +232,16 @@ class Dispatcher:
                 )
                 row.claimed_by, row.claimed_at = self.worker, row.claimed_at or now
         if sending:
-            early = (horizon - self._pace_clock()).total_seconds()
-            if early > 0 and any(held for _, held in sending):
-                await self._sleep(early)  # every lane taken has freed by the horizon
             outcomes = await asyncio.gather(
-                *(self._post(item) for item, _held in sending), return_exceptions=True
+                *(self._post(booked) for booked in sending), return_exceptions=True
             )
             done: list[tuple[Ready, Held, SendOutcome, datetime]] = []
-            for (item, held), outcome in zip(sending, outcomes, strict=True):
+            for booked, outcome in zip(sending, outcomes, strict=True):
                 if isinstance(outcome, BaseException):
-                    result.statuses[item.delivery_id] = DeliveryStatus.SENDING
+                    result.statuses[booked.ready.delivery_id] = DeliveryStatus.SENDING
                     result.error = result.error or outcome
                 else:
-                    done.append((item, held, *outcome))
+                    done.append((booked.ready, booked.held, *outcome))
             async with self._db.session() as session, session.begin():
                 await self._record(session, done, result.statuses, alerts)
         if self._alerts is not None:  # after the commit: staff can call
@@ -243,54 +249,20 @@ class Dispatcher:
                 await self._alerts.nudge_failed(delivery_id=delivery_id)
         return result
 
-    async def _take_lanes(
-        self,
-        session: AsyncSession,
-        ready: Sequence[Ready],
-        deliveries: Sequence[Delivery],
-        now: datetime,
-        *,
-        requeue: bool,
-    ) -> list[tuple[Ready, Held]]:
-        """Take each row's chat and sender lanes free by `now` in a few bulk statements; rows
-        that get none wait (claimed) or stay pending for anyone (a busy chat: a window on)."""
-        by_id = {d.id: d for d in deliveries}
-        taken: list[tuple[Ready, Held]] = []
-        for scheme in dict.fromkeys(item.scheme for item in ready):
-            items = [item for item in ready if item.scheme == scheme]
-            limits = self._limits.get(scheme)
-            if limits is None:
-                taken += [(item, ()) for item in items]
-                continue
-            chats = {item.delivery_id: limits.chat(item.urn) for item in items}
-            wanted = [(c, i) for i, c in chats.items() if c is not None]
-            await lanes.ensure(session, list({c.bucket: c for c, _ in wanted}.values()), now)
-            chat_lanes = await lanes.take_chats(session, wanted, now)
-            candidates = []
-            for item in items:
-                chat = chats[item.delivery_id]
-                if chat is None or item.delivery_id in chat_lanes:
-                    candidates.append(item)
-                elif requeue:  # this chat had a message less than a window ago
-                    by_id[item.delivery_id].due_at = self._clock() + chat.window
-            senders = await lanes.take_many(
-                session, limits.sender, [item.delivery_id for item in candidates], now
-            )
-            unused = []
-            for item in candidates:
-                chat = chats[item.delivery_id]
-                chat_held = ((chat, chat_lanes[item.delivery_id]),) if chat is not None else ()
-                if item.delivery_id in senders:
-                    taken.append((item, (*chat_held, (limits.sender, senders[item.delivery_id]))))
-                else:  # the sender is full: give the chat's lane back unused
-                    unused += [(c.bucket, lane, item.delivery_id, now) for c, lane in chat_held]
-            await lanes.release_many(session, unused)
-        return taken
-
-    async def _post(self, item: Ready) -> tuple[SendOutcome, datetime]:
-        """Post one message; return the outcome and when the provider answered."""
+    async def _post(self, booked: Booked) -> tuple[SendOutcome, datetime]:
+        """Post one message once its lanes have freed, then free them a window after the
+        answer, at once rather than with the wave's record, so that another wave can take
+        them ahead; return the outcome and when the provider answered."""
+        item, start = booked.ready, booked.start
+        early = (start - self._pace_clock()).total_seconds() if start is not None else 0.0
+        if early > 0:
+            await self._sleep(early)
         outcome = await self._senders[item.scheme].send(item.urn, item.message)
-        return outcome, self._pace_clock()
+        answered = self._pace_clock()
+        if booked.held:
+            async with self._db.session() as session, session.begin():
+                await release_after(session, booked.held, item.delivery_id, answered)
+        return outcome, answered
 
     async def _record(
         self,
@@ -299,17 +271,12 @@ class Dispatcher:
         statuses: dict[int, str],
         alerts: list[int],
     ) -> None:
-        """Record a wave's outcomes in a few bulk statements, and free its lanes."""
+        """Record a wave's outcomes in a few bulk statements (its lanes are free already)."""
         now = self._clock()
         paused: dict[str, datetime] = {}
-        released: list[tuple[str, int, int, datetime]] = []
         changes: list[dict[str, object]] = []
         entries: list[LogEntry] = []
         for ready, held, outcome, answered in done:
-            released += [
-                (limit.bucket, lane, ready.delivery_id, answered + limit.window)
-                for limit, lane in held
-            ]
             if outcome.status is SendStatus.RATE_LIMITED and held:
                 sender_bucket = held[-1][0].bucket
                 until = answered + timedelta(seconds=outcome.retry_after or 1.0)
@@ -365,7 +332,6 @@ class Dispatcher:
                 status,
                 reason,
             )
-        await lanes.release_many(session, released)
         if changes:
             await session.execute(_by_id(tuple(changes[0])[1:]), changes)
         await log_messages(session, entries, now=now)

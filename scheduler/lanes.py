@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import cast
+from typing import NamedTuple, cast
 
 from sqlalchemy import Table, Update, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -26,6 +26,7 @@ __all__ = [
     "PAUSE_LANE",
     "Limit",
     "SenderLimits",
+    "Taken",
     "ensure",
     "free_count",
     "next_free",
@@ -55,6 +56,13 @@ class Limit:
         """Return the limit for `rate` messages a second (below one: one lane, longer window)."""
         lanes = max(1, int(rate))
         return cls(bucket, lanes, timedelta(seconds=lanes / rate))
+
+
+class Taken(NamedTuple):
+    """A lane taken, and when it became free: a send on it may not start before then."""
+
+    lane: int
+    free_at: datetime
 
 
 @dataclass(frozen=True)
@@ -145,24 +153,36 @@ async def pause(session: AsyncSession, bucket: str, until: datetime) -> None:
     )
 
 
-async def free_count(session: AsyncSession, bucket: str, now: datetime) -> int:
-    """Return how many lanes of `bucket` are free now (none while it is paused)."""
+async def free_count(session: AsyncSession, bucket: str, now: datetime, most: int) -> int:
+    """Lock up to `most` lanes of `bucket` free by `now` (none while it is paused) and
+    return how many: concurrent waves split the free lanes instead of racing for them."""
     paused = await _paused_until(session, bucket)
     if paused is not None and paused > now:
         return 0
-    count = await session.scalar(
-        select(func.count())
-        .select_from(RateLane)
+    free = await session.scalars(
+        select(RateLane.lane)
         .where(RateLane.bucket == bucket, RateLane.lane >= 0, RateLane.free_at <= now)
+        .order_by(RateLane.free_at, RateLane.lane)
+        .limit(most)
+        .with_for_update(skip_locked=True)
     )
-    return int(count or 0)
+    return len(free.all())
 
 
 async def next_free(session: AsyncSession, bucket: str) -> datetime | None:
-    """Return when a lane of `bucket` frees up next (after any pause)."""
-    found: datetime | None = await session.scalar(
-        select(func.min(RateLane.free_at)).where(RateLane.bucket == bucket, RateLane.lane >= 0)
+    """Return the earliest a lane of `bucket` may free (after any pause).
+
+    A held lane frees a window after its answer, so no sooner than a window after it was
+    taken: its `free_at` less HOLD. Waiting for that, not for HOLD, lets an idle process
+    wake as lanes free instead of polling blindly.
+    """
+    held = RateLane.holder.is_not(None)
+    rows = await session.execute(
+        select(held, func.min(RateLane.free_at))
+        .where(RateLane.bucket == bucket, RateLane.lane >= 0)
+        .group_by(held)
     )
+    found = min((at - HOLD if is_held else at for is_held, at in rows), default=None)
     paused = await _paused_until(session, bucket)
     if found is not None and paused is not None:
         return max(found, paused)
@@ -201,32 +221,32 @@ async def _hold(
 
 async def take_many(
     session: AsyncSession, limit: Limit, holders: Sequence[int], now: datetime
-) -> dict[int, int]:
-    """Take up to one free lane of `limit` per holder, in order; return holder -> lane."""
+) -> dict[int, Taken]:
+    """Take up to one lane of `limit` free by `now` per holder, in order (the soonest
+    free first); return holder -> the lane and when it freed."""
     if not holders:
         return {}
     paused = await _paused_until(session, limit.bucket)
     if paused is not None and paused > now:
         return {}
-    free = (
-        await session.scalars(
-            select(RateLane.lane)
-            .where(RateLane.bucket == limit.bucket, RateLane.lane >= 0, RateLane.free_at <= now)
-            .order_by(RateLane.free_at, RateLane.lane)
-            .limit(len(holders))
-            .with_for_update(skip_locked=True)
-        )
-    ).all()
-    taken = dict(zip(holders, (int(lane) for lane in free), strict=False))
-    held = [(limit.bucket, lane, holder) for holder, lane in taken.items()]
+    free = await session.execute(
+        select(RateLane.lane, RateLane.free_at)
+        .where(RateLane.bucket == limit.bucket, RateLane.lane >= 0, RateLane.free_at <= now)
+        .order_by(RateLane.free_at, RateLane.lane)
+        .limit(len(holders))
+        .with_for_update(skip_locked=True)
+    )
+    taken = dict(zip(holders, (Taken(int(lane), at) for lane, at in free), strict=False))
+    held = [(limit.bucket, lane, holder) for holder, (lane, _) in taken.items()]
     await _hold(session, held, {limit.bucket: now + limit.window + HOLD})
     return taken
 
 
 async def take_chats(
     session: AsyncSession, wanted: Sequence[tuple[Limit, int]], now: datetime
-) -> dict[int, int]:
-    """Take a lane of each holder's chat limit where one is free; return holder -> lane.
+) -> dict[int, Taken]:
+    """Take a lane of each holder's chat limit where one is free by `now`; return
+    holder -> the lane and when it freed.
 
     Chats are never paused as a whole (a 429 pauses the sender), so no pause row is read.
     """
@@ -234,22 +254,22 @@ async def take_chats(
         return {}
     limits = {limit.bucket: limit for limit, _ in wanted}
     rows = await session.execute(
-        select(RateLane.bucket, RateLane.lane)
+        select(RateLane.bucket, RateLane.lane, RateLane.free_at)
         .where(RateLane.bucket.in_(list(limits)), RateLane.lane >= 0, RateLane.free_at <= now)
         .order_by(RateLane.bucket, RateLane.free_at, RateLane.lane)
         .with_for_update(skip_locked=True)
     )
-    free: dict[str, list[int]] = {}
-    for bucket, lane in rows:
-        free.setdefault(str(bucket), []).append(int(lane))
-    taken: dict[int, int] = {}
+    free: dict[str, list[Taken]] = {}
+    for bucket, lane, at in rows:
+        free.setdefault(str(bucket), []).append(Taken(int(lane), at))
+    taken: dict[int, Taken] = {}
     held: list[tuple[str, int, int]] = []
     for limit, holder in wanted:
         lanes_left = free.get(limit.bucket)
         if lanes_left:
-            lane = lanes_left.pop(0)
-            taken[holder] = lane
-            held.append((limit.bucket, lane, holder))
+            first = lanes_left.pop(0)
+            taken[holder] = first
+            held.append((limit.bucket, first.lane, holder))
     until = {bucket: now + limit.window + HOLD for bucket, limit in limits.items()}
     await _hold(session, held, until)
     return taken

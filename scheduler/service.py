@@ -88,7 +88,6 @@ class Scheduler:
         after_tick: Callable[[], Awaitable[None]] | None = None,
         heartbeat_seconds: float = 10.0,
         stale_after: timedelta = STALE_AFTER,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         wall_clock: Clock = utc_now,
     ) -> None:
         self._db, self._dispatcher, self._rules = db, dispatcher, rules
@@ -99,7 +98,7 @@ class Scheduler:
         self._apscheduler: AsyncIOScheduler | None = None
         self._running = asyncio.Lock()  # one tick at a time; stop() waits for it
         self._stopping = False
-        self._beat_seconds, self._stale_after, self._sleep = heartbeat_seconds, stale_after, sleep
+        self._beat_seconds, self._stale_after = heartbeat_seconds, stale_after
         self._wall = wall_clock  # heartbeats are real time even when a test moves the clock
         self._woken = asyncio.Event()  # urgent rows appeared (LISTEN/NOTIFY) during a tick
 
@@ -235,20 +234,10 @@ class Scheduler:
     async def _tick(self) -> TickReport:
         await self.replan_changed_tips()  # before claiming: a stale tip must not go out
         planned = await self.plan(TICK_BUDGET)
-        statuses: dict[str, int] = {}
-        claimed_total = 0
-        while not self._stopping:  # on stop, finish the wave in hand and claim no more
-            self._woken.clear()
-            wave = await self._dispatcher.send_due(self._batch, self._concurrency)
-            claimed_total += len(wave.statuses)
-            for status in wave.statuses.values():
-                statuses[status] = statuses.get(status, 0) + 1
-            if wave.error is not None:
-                log.error("a channel raised: %s", type(wave.error).__name__)
-            if wave.wait is not None:  # due rows, every lane busy: wait for one to free
-                await self._sleep(min(wave.wait, 1.0))
-            elif not wave.picked and not self._woken.is_set():
-                break
+        statuses = await self._dispatcher.drain(
+            self._batch, self._concurrency, stopping=lambda: self._stopping, woken=self._woken
+        )
+        claimed_total = sum(statuses.values())
         if claimed_total:
             log.info("tick: planned=%s claimed=%s %s", planned, claimed_total, statuses)
         if self._after_tick is not None:

@@ -32,6 +32,7 @@ from scheduler.outbox import PlannedDelivery, insert_planned
 __all__ = [
     "Fleet",
     "Provider",
+    "TwilioProvider",
     "daytime_zone",
     "free_port",
     "seed_broadcast",
@@ -41,6 +42,9 @@ __all__ = [
 
 ROOT = Path(__file__).resolve().parent.parent
 CHAT_BASE = 700_000
+PHONE_BASE = 15_032_000_000  # +1 503 200 0000: the patients' mobile numbers
+SMS_NUMBER = "+15035550100"  # the clinic's Twilio number
+TWILIO_ACCOUNT = "AC" + "0f" * 16
 
 
 def free_port() -> int:
@@ -51,7 +55,7 @@ def free_port() -> int:
         return port
 
 
-def _wait_port(port: int, process: subprocess.Popen[bytes], seconds: float = 60) -> None:
+def _wait_port(port: int, process: subprocess.Popen[bytes], seconds: float = 120) -> None:
     deadline = time.monotonic() + seconds
     while True:
         try:
@@ -73,14 +77,31 @@ def daytime_zone(now: datetime | None = None) -> str:
 class Provider:
     """The fake Bot API process: enforcing `rate` a second overall and 1 a second per chat."""
 
+    module = "bench.fake_botapi"
+
     def __init__(self, rate: int, *, delay: float = 0.0) -> None:
         self.port = free_port()
-        command = [sys.executable, "-m", "bench.fake_botapi", "--port", str(self.port)]
-        command += ["--enforce", "--rate", str(rate), "--delay", str(delay)]
+        self.rate = rate
         self.process = subprocess.Popen(
-            command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            [sys.executable, "-m", self.module, "--port", str(self.port), *self.options(delay)],
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         _wait_port(self.port, self.process)
+
+    def options(self, delay: float) -> list[str]:
+        """Return the fake's command-line options."""
+        return ["--enforce", "--rate", str(self.rate), "--delay", str(delay)]
+
+    def env(self) -> dict[str, str]:
+        """Return the settings that point a `clinicbot run` at this fake, at its rate."""
+        return {
+            "TELEGRAM_BOT_TOKEN": "123456:fleet",
+            "TELEGRAM_BASE_URL": f"http://127.0.0.1:{self.port}/bot",
+            "TELEGRAM_WEBHOOK_SECRET": "fleet-secret",
+            "TELEGRAM_MESSAGES_PER_SECOND": str(self.rate),
+        }
 
     def get(self, path: str) -> Any:
         """GET /stats or /log from the fake."""
@@ -93,54 +114,82 @@ class Provider:
         self.process.wait(timeout=10)
 
 
+class TwilioProvider(Provider):
+    """The fake Twilio process: `rate` a second per number, each request checked by Prism."""
+
+    module = "bench.fake_twilio"
+
+    def __init__(self, rate: int, prism: str) -> None:
+        self.prism = prism
+        super().__init__(rate)
+
+    def options(self, delay: float) -> list[str]:
+        return ["--rate", str(self.rate), "--prism", self.prism]
+
+    def env(self) -> dict[str, str]:
+        return {
+            "TWILIO_ACCOUNT_SID": TWILIO_ACCOUNT,
+            "TWILIO_AUTH_TOKEN": "fleet-token",
+            "TWILIO_FROM_NUMBER": SMS_NUMBER,
+            "TWILIO_API_BASE_URL": f"http://127.0.0.1:{self.port}",
+            "SMS_MESSAGES_PER_SECOND": str(self.rate),
+        }
+
+
 @dataclass
 class Fleet:
-    """N `clinicbot run` processes sharing one database and one bot."""
+    """N `clinicbot run` processes sharing one database and one provider (bot or number)."""
 
     database_url: str
     provider: Provider
-    rate: int
     processes: list[subprocess.Popen[bytes]]
     stale_seconds: float = 3.0
     ports: list[int] = field(default_factory=list)
 
     @classmethod
-    def start(
-        cls, database_url: str, provider: Provider, rate: int, count: int, **extra: str
-    ) -> Fleet:
+    def start(cls, database_url: str, provider: Provider, count: int, **extra: str) -> Fleet:
         """Start `count` processes and wait until each serves /healthz."""
-        fleet = cls(database_url, provider, rate, [])
-        for _ in range(count):
-            fleet.add(**extra)
+        fleet = cls(database_url, provider, [])
+        try:
+            for _ in range(count):
+                fleet.add(**extra)
+        except BaseException:
+            fleet.stop()  # the ones that did start
+            raise
         return fleet
 
-    def add(self, **extra: str) -> subprocess.Popen[bytes]:
-        """Start one more process."""
-        port = free_port()
-        env = {
+    def env(self, port: int, **extra: str) -> dict[str, str]:
+        """Return the environment of a process serving on `port`."""
+        return {
             **{k: v for k, v in os.environ.items() if not k.startswith(("TWILIO_", "TELEGRAM_"))},
             "PYTHONPATH": str(ROOT),
             "PORT": str(port),
             "DATABASE_URL": self.database_url,
-            "TELEGRAM_BOT_TOKEN": "123456:fleet",
-            "TELEGRAM_BASE_URL": f"http://127.0.0.1:{self.provider.port}/bot",
-            "TELEGRAM_WEBHOOK_SECRET": "fleet-secret",
+            **self.provider.env(),
             "PUBLIC_URL": "https://bot.clinic.example",
-            "TELEGRAM_MESSAGES_PER_SECOND": str(self.rate),
             "SCHEDULER_TICK_SECONDS": "2",
             "WORKER_HEARTBEAT_SECONDS": "0.5",
             "WORKER_STALE_SECONDS": str(self.stale_seconds),
             "LOG_LEVEL": "WARNING",
             **extra,
         }
+
+    def add(self, **extra: str) -> subprocess.Popen[bytes]:
+        """Start one more process."""
+        port = free_port()
         process = subprocess.Popen(
             [sys.executable, "-m", "bot", "run"],
             cwd=ROOT,
-            env=env,
+            env=self.env(port, **extra),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
-        _wait_port(port, process)
+        try:
+            _wait_port(port, process)
+        except RuntimeError as exc:
+            process.kill()
+            _, err = process.communicate()
+            raise RuntimeError(f"{exc}: {err.decode(errors='replace')[-1500:]}") from None
         self.processes.append(process)
         self.ports.append(port)
         return process
@@ -167,9 +216,11 @@ class Fleet:
         return tails
 
 
-async def seed_broadcast(db: Database, recipients: int, *, extra: Sequence[int] = ()) -> None:
-    """Create consenting Telegram patients, a broadcast to all of them due now, and a second
-    broadcast to the chats in `extra` (so those chats get two messages)."""
+async def seed_broadcast(
+    db: Database, recipients: int, *, extra: Sequence[int] = (), scheme: str = "telegram"
+) -> None:
+    """Create consenting patients on Telegram (or SMS: scheme "tel"), a broadcast to all of
+    them due now, and a second broadcast to the patients in `extra` (so they get two)."""
     now = datetime.now(UTC)
     zone = daytime_zone(now)
     ids = range(1, recipients + 1)
@@ -186,8 +237,10 @@ async def seed_broadcast(db: Database, recipients: int, *, extra: Sequence[int] 
             [
                 {
                     "patient_id": i,
-                    "urn": f"telegram:{CHAT_BASE + i}",
-                    "scheme": "telegram",
+                    "urn": f"telegram:{CHAT_BASE + i}"
+                    if scheme == "telegram"
+                    else f"tel:+{PHONE_BASE + i}",
+                    "scheme": scheme,
                     "reachable": True,
                     "created_at": now,
                 }

@@ -1,9 +1,11 @@
 """Several `clinicbot run` processes on one PostgreSQL database share the outbox and its limits.
 
 Real processes, the fake Bot API on loopback enforcing the sender's limit and one message a
-second per chat (bench/fake_botapi.py); the checks are made on what the fake accepted. The
-limit is 50 a second here so a 1,100-message broadcast takes about 25 s (bench/fleet.py runs
-Telegram's real 30 a second at 10,000 recipients).
+second per chat (bench/fake_botapi.py), or the fake Twilio enforcing the number's rate and
+checking each request against Twilio's OpenAPI description with Prism (bench/fake_twilio.py);
+the checks are made on what the fake accepted. The bot's limit is 50 a second here so a
+1,100-message broadcast takes about 25 s (bench/fleet.py runs Telegram's real 30 a second at
+10,000 recipients); the number's is 10 a second (a toll-free or short code; a long code's is 1).
 """
 
 from __future__ import annotations
@@ -24,10 +26,20 @@ from bot.db.session import Database
 from handlers.staff.broadcasts import delivery_report
 from scheduler.workers import SqliteSchedulerLock
 from tests.conftest import PG_URL, _drop_postgres_database, _postgres_database
-from tests.fleet_support import ROOT, Fleet, Provider, free_port, seed_broadcast, wait_settled
+from tests.fleet_support import (
+    ROOT,
+    Fleet,
+    Provider,
+    TwilioProvider,
+    free_port,
+    seed_broadcast,
+    wait_settled,
+)
 
 RATE = 50
 RECIPIENTS = 1000
+SMS_RATE = 10
+SMS_RECIPIENTS = 200
 TWICE = range(1, 101)  # these chats get a second broadcast: two messages, a second apart
 needs_postgres = pytest.mark.skipif(PG_URL is None, reason="TEST_DATABASE_URL is not set")
 
@@ -54,7 +66,7 @@ def most_in_one_second(times: list[float]) -> int:
     return most
 
 
-def check_log(log: list[list[object]]) -> Counter[str]:
+def check_log(log: list[list[object]], rate: int = RATE) -> Counter[str]:
     """Assert the fake's log keeps the limits; return messages per chat."""
     by_chat: dict[str, list[float]] = defaultdict(list)
     seen: Counter[tuple[str, str]] = Counter()
@@ -62,7 +74,7 @@ def check_log(log: list[list[object]]) -> Counter[str]:
         by_chat[str(chat)].append(float(str(at)))
         seen[(str(chat), str(text))] += 1
     assert [key for key, n in seen.items() if n > 1] == []  # no recipient got one twice
-    assert most_in_one_second([float(str(at)) for _, at, _ in log]) <= RATE
+    assert most_in_one_second([float(str(at)) for _, at, _ in log]) <= rate
     gaps = [b - a for times in by_chat.values() for a, b in itertools.pairwise(sorted(times))]
     assert all(gap >= 1.0 for gap in gaps), min(gaps)
     return Counter({chat: len(times) for chat, times in by_chat.items()})
@@ -76,7 +88,7 @@ async def test_processes_share_a_broadcast_within_the_limits(
     url, db = pg
     await seed_broadcast(db, RECIPIENTS, extra=TWICE)
     provider = Provider(RATE)
-    fleet = Fleet.start(url, provider, RATE, processes)
+    fleet = Fleet.start(url, provider, processes)
     try:
         counts = await wait_settled(db, RECIPIENTS + len(TWICE), 240)
         stats, log = provider.get("/stats"), provider.get("/log")
@@ -95,13 +107,38 @@ async def test_processes_share_a_broadcast_within_the_limits(
 
 
 @needs_postgres
+async def test_two_processes_share_an_sms_broadcast_within_the_numbers_rate(
+    pg: tuple[str, Database], prism: str
+) -> None:
+    url, db = pg
+    provider = TwilioProvider(SMS_RATE, prism)
+    fleet = Fleet.start(url, provider, 2)
+    try:
+        await seed_broadcast(db, SMS_RECIPIENTS, scheme="tel")  # both are up: both share it
+        counts = await wait_settled(db, SMS_RECIPIENTS, 240)
+        stats, log = provider.get("/stats"), provider.get("/log")
+    finally:
+        fleet.stop()
+        provider.close()
+    print(f"\nSMS, 2 processes: {stats['sent']} sent in {stats['span']:.1f}s")  # pytest -s
+    assert counts == {("sent", None): SMS_RECIPIENTS}
+    assert stats["invalid"] == 0  # every request as Twilio's description and we require
+    assert stats["refused"] == 0  # never a 429: the number's rate held at Twilio
+    per_number = check_log(log, SMS_RATE)
+    assert len(per_number) == SMS_RECIPIENTS and max(per_number.values()) == 1
+    async with db.session() as session:
+        workers = set((await session.scalars(select(Delivery.claimed_by))).all())
+    assert len(workers) == 2  # the work was shared
+
+
+@needs_postgres
 async def test_a_killed_process_is_finished_by_the_others_without_a_restart(
     pg: tuple[str, Database],
 ) -> None:
     url, db = pg
     await seed_broadcast(db, RECIPIENTS)
     provider = Provider(RATE)
-    fleet = Fleet.start(url, provider, RATE, 2)
+    fleet = Fleet.start(url, provider, 2)
     try:
         while provider.get("/stats")["sent"] < RECIPIENTS // 3:
             await _pause()
@@ -168,14 +205,13 @@ def test_a_second_scheduler_on_one_sqlite_file_is_refused(tmp_path: Path) -> Non
 def test_clinicbot_run_refuses_a_second_scheduler_on_sqlite(tmp_path: Path) -> None:
     provider = Provider(30)
     url = f"sqlite+aiosqlite:///{tmp_path / 'clinic.db'}"
-    fleet = Fleet(url, provider, 30, [])
+    fleet = Fleet(url, provider, [])
     try:
         fleet.add()
-        env_port = free_port()
         second = subprocess.run(
             [sys.executable, "-m", "bot", "run"],
             cwd=ROOT,
-            env={**fleet_env(fleet), "PORT": str(env_port)},
+            env=fleet.env(free_port()),
             capture_output=True,
             text=True,
             timeout=120,
@@ -186,17 +222,3 @@ def test_clinicbot_run_refuses_a_second_scheduler_on_sqlite(tmp_path: Path) -> N
     assert second.returncode != 0
     assert "Traceback" not in second.stderr
     assert "use PostgreSQL" in second.stderr
-
-
-def fleet_env(fleet: Fleet) -> dict[str, str]:
-    """Return the environment a fleet process gets (for a process run to completion)."""
-    import os
-
-    return {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("TWILIO_", "TELEGRAM_"))},
-        "PYTHONPATH": str(ROOT),
-        "DATABASE_URL": fleet.database_url,
-        "TELEGRAM_BOT_TOKEN": "123456:fleet",
-        "TELEGRAM_BASE_URL": f"http://127.0.0.1:{fleet.provider.port}/bot",
-        "LOG_LEVEL": "WARNING",
-    }

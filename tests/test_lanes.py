@@ -24,7 +24,7 @@ async def test_a_limit_of_n_gives_n_lanes_each_free_a_window_after_its_answer(
         await lanes.ensure(session, [limit], NOW)
         taken = [await lanes.take(session, limit, holder, NOW) for holder in (1, 2, 3, 4)]
         assert sorted(t for t in taken if t is not None) == [0, 1, 2] and taken[3] is None
-        assert await lanes.free_count(session, limit.bucket, NOW) == 0
+        assert await lanes.free_count(session, limit.bucket, NOW, 3) == 0
         # Lane 0's provider answered 0.3 s later: it frees a full window after that.
         await lanes.release(session, limit, taken[0] or 0, 1, NOW + 0.3 * SECOND + SECOND)
         assert await lanes.take(session, limit, 5, NOW + SECOND) is None
@@ -41,7 +41,7 @@ async def test_a_429_pauses_the_whole_sender_until_retry_after(db: Database) -> 
         await lanes.pause(session, limit.bucket, NOW + 7 * SECOND)
         await lanes.pause(session, limit.bucket, NOW + 3 * SECOND)  # a shorter one never shortens
         assert await lanes.take(session, limit, 1, NOW + 6 * SECOND) is None
-        assert await lanes.free_count(session, limit.bucket, NOW + 6 * SECOND) == 0
+        assert await lanes.free_count(session, limit.bucket, NOW + 6 * SECOND, 2) == 0
         assert await lanes.next_free(session, limit.bucket) == NOW + 7 * SECOND
         assert await lanes.take(session, limit, 1, NOW + 7 * SECOND) is not None
 

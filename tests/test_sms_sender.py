@@ -3,13 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -33,44 +28,8 @@ from handlers.messages import OutboundMessage, ReplyKind
 from tests.conftest import FakeClock
 from tests.sms_support import ACCOUNT_SID, PATIENT, SERVICE_SID, TOKEN, sms_settings
 
-SPECS = Path(__file__).resolve().parent / "specs"
 URN = f"tel:{PATIENT}"
 NOON_PORTLAND = datetime(2026, 3, 2, 20, 0, tzinfo=UTC)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@pytest.fixture(scope="session")
-def prism() -> Iterator[str]:
-    """Serve Twilio's OpenAPI description with Prism on loopback for the whole session."""
-    binary = os.environ.get("PRISM_BIN")
-    if not binary:
-        pytest.skip("PRISM_BIN is not set: install Prism as .ci/run does to run this test")
-    port = _free_port()
-    process = subprocess.Popen(
-        [binary, "mock", "-h", "127.0.0.1", "-p", str(port), str(SPECS / "twilio_api_v2010.json")],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail("Prism did not start within 60 s")
-                time.sleep(0.2)  # waiting for a child process, not for test time
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.kill()
-        process.wait()
 
 
 class RecordingClient(RedirectingAsyncHttpClient):
