@@ -112,3 +112,19 @@ def test_triage_eval_prints_the_score_and_every_miss(tmp_path: Path) -> None:
     assert lines[0] == "recall 50.0% (1/2) with the right category"
     assert lines[2] == "by category: emergency 100.0% (1/1), crisis 0.0% (0/1)"
     assert "miss: expected crisis, got none [mislabelled, en] what are your hours" in result.stdout
+
+
+PARTLY_FIXED = EVAL / "partly_fixed"
+
+
+@pytest.mark.parametrize(
+    ("name", "caught", "false_alarms"),
+    [("triage_locked4.jsonl", 158, 5)],  # 151 and 6 on its one blind run (docs/TRIAGE.md)
+)
+def test_a_spent_locked_set_not_yet_fully_fixed_does_not_lose_ground(
+    red_flag_rules: RedFlagRules, name: str, caught: int, false_alarms: int
+) -> None:
+    """A locked set, once run, is studied; until every miss is fixed it is held where it is."""
+    score = evaluate(load_cases(PARTLY_FIXED / name), red_flag_rules)
+    assert score.caught >= caught
+    assert len(score.false_alarms) <= false_alarms
