@@ -18,6 +18,14 @@ from tests.console_support import HTTPS, running_console, token_of
 from tests.telegram_fake import BASE_URL, TOKEN, FakeBotApi, Harness
 
 PATIENT_USER = 5550001  # the private_text payload's sender
+# The console beside a Telegram bot on the fake Bot API.
+WITH_TELEGRAM: dict[str, object] = {
+    "telegram_bot_token": TOKEN,
+    "telegram_base_url": BASE_URL,
+    "public_url": HTTPS,
+    "telegram_webhook_secret": "console-secret",
+    "scheduler_enabled": False,
+}
 
 
 async def test_console_gives_staff_a_link_and_others_the_help(
@@ -44,13 +52,7 @@ async def test_an_erasure_in_the_console_removes_the_staff_groups_posts(
     database_url: str,
 ) -> None:
     api = FakeBotApi()
-    settings = {
-        "telegram_bot_token": TOKEN,
-        "telegram_base_url": BASE_URL,
-        "public_url": HTTPS,
-        "telegram_webhook_secret": "console-secret",
-        "scheduler_enabled": False,
-    }
+    settings = WITH_TELEGRAM
     options = TelegramOptions(request=api)
     async with running_console(database_url, telegram=options, **settings) as console:
         await asyncio.wait_for(console.app.state.telegram.ready.wait(), timeout=30)
@@ -66,14 +68,7 @@ async def test_an_erasure_in_the_console_removes_the_staff_groups_posts(
 
 async def test_a_console_answer_is_checked_like_the_staff_groups(database_url: str) -> None:
     api = FakeBotApi()
-    settings = {
-        "telegram_bot_token": TOKEN,
-        "telegram_base_url": BASE_URL,
-        "public_url": HTTPS,
-        "telegram_webhook_secret": "console-secret",
-        "scheduler_enabled": False,
-        "store_message_bodies": True,
-    }
+    settings = {**WITH_TELEGRAM, "store_message_bodies": True}
     options = TelegramOptions(request=api)
     async with running_console(database_url, telegram=options, **settings) as console:
         await asyncio.wait_for(console.app.state.telegram.ready.wait(), timeout=30)
